@@ -1,0 +1,71 @@
+//! pdm-server: the combined container. Every endpoint on `$PORT`, the sweeper every
+//! `PDM_SWEEPER_INTERVAL`, migrations at start-up, graceful stop on SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use pdm_core::http::Endpoint;
+use pdm_core::{Config, Ctx};
+use pdm_runtime::Shutdown;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            pdm_core::telemetry::init("info");
+            tracing::error!(error.message = %error, "invalid configuration");
+            return ExitCode::from(2);
+        }
+    };
+    pdm_core::telemetry::init(&config.log_level);
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error.cause_chain = ?error, error.message = %error, "pdm-server stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    if config.api_tokens.is_empty() {
+        tracing::warn!("PDM_API_TOKENS is not set: reserve, commit, release and list are OPEN");
+    }
+    let ctx = Ctx::from_config(&config)?;
+    pdm_core::MIGRATOR
+        .run(ctx.pdm.store().pool())
+        .await
+        .context("cannot apply database migrations")?;
+
+    let shutdown = Shutdown::on_signals();
+    let sweeper = tokio::spawn(sweep_until(
+        ctx.clone(),
+        config.sweeper_interval,
+        shutdown.clone(),
+    ));
+    let address = pdm_runtime::port_address(config.port);
+    pdm_runtime::serve(address, Endpoint::router(ctx), shutdown)
+        .await
+        .with_context(|| format!("cannot serve on {address}"))?;
+    sweeper.await.context("the sweeper task panicked")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Deletes lapsed reservations every `interval` until shutdown; a failed run is retried at
+/// the next tick.
+async fn sweep_until(ctx: Arc<Ctx>, interval: Duration, shutdown: Shutdown) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = shutdown.wait() => return,
+        }
+        // The error is already logged by the service's instrumentation.
+        let _ = ctx.pdm.sweep().await;
+    }
+}

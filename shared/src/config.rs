@@ -1,0 +1,292 @@
+//! Configuration from the environment, parsed once in `main` and passed down by value.
+//! Handlers never read the environment.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::ManagedDomains;
+
+/// Used when `PDM_DATABASE_URL` is unset, so that a fresh checkout runs against the machine's
+/// local PostgreSQL without any setup.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const DEFAULT_DYNADOT_API_URL: &str = "https://api.dynadot.com/api3.json";
+const DEFAULT_MANAGED_DOMAINS: &str = "openova.io,omani.works";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    /// `None`: `PDM_DATABASE_URL` is unset and [`DEFAULT_DATABASE_URL`] applies.
+    pub database_url: Option<SecretString>,
+    pub db_max_connections: u32,
+    pub dynadot_api_key: Option<SecretString>,
+    pub dynadot_api_url: String,
+    pub managed_domains: ManagedDomains,
+    pub reservation_ttl: Duration,
+    pub sweeper_interval: Duration,
+    pub log_level: String,
+    /// Empty: mutating endpoints are open (local runs), said loudly at startup.
+    pub api_tokens: ApiTokens,
+}
+
+/// A configuration value that could not be used, naming the variable but never its value.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // An empty variable counts as unset, as in a shell's `${VAR:-default}`.
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let parsed = |name: &'static str, default: &str| -> (String, &'static str) {
+            (var(name).unwrap_or_else(|| default.to_owned()), name)
+        };
+
+        let managed = var("DYNADOT_MANAGED_DOMAINS")
+            .map(|v| (v, "DYNADOT_MANAGED_DOMAINS"))
+            .or_else(|| var("DYNADOT_DOMAIN").map(|v| (v, "DYNADOT_DOMAIN")))
+            .unwrap_or_else(|| {
+                (
+                    DEFAULT_MANAGED_DOMAINS.to_owned(),
+                    "DYNADOT_MANAGED_DOMAINS",
+                )
+            });
+
+        Ok(Self {
+            port: parse_with(parsed("PORT", "8080"), |v| v.trim().parse::<u16>())?,
+            database_url: var("PDM_DATABASE_URL").map(SecretString::from),
+            db_max_connections: parse_with(parsed("PDM_DB_MAX_CONNECTIONS", "10"), |v| {
+                v.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("must be a whole number above 0")
+            })?,
+            dynadot_api_key: var("DYNADOT_API_KEY").map(|key| SecretString::from(key.trim())),
+            dynadot_api_url: parsed("DYNADOT_API_URL", DEFAULT_DYNADOT_API_URL).0,
+            managed_domains: parse_with(managed, ManagedDomains::parse)?,
+            reservation_ttl: parse_with(parsed("PDM_RESERVATION_TTL", "10m"), positive_duration)?,
+            sweeper_interval: parse_with(parsed("PDM_SWEEPER_INTERVAL", "30s"), positive_duration)?,
+            log_level: parsed("PDM_LOG_LEVEL", "info").0,
+            api_tokens: parse_with(parsed("PDM_API_TOKENS", ""), ApiTokens::parse)?,
+        })
+    }
+
+    /// The database URL to connect to, default applied.
+    pub fn database_url(&self) -> &str {
+        self.database_url
+            .as_ref()
+            .map_or(DEFAULT_DATABASE_URL, |url| url.expose_secret())
+    }
+}
+
+fn parse_with<T, E: fmt::Display>(
+    (value, variable): (String, &'static str),
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, ConfigError> {
+    parse(&value).map_err(|e| ConfigError {
+        variable,
+        problem: e.to_string(),
+    })
+}
+
+/// Go-style durations (`90s`, `10m`, `1h30m`) as humantime reads them; zero is refused.
+fn positive_duration(value: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(value.trim()) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e} (expected a duration such as 90s, 10m or 1h)")),
+    }
+}
+
+/// Bearer tokens accepted on mutating endpoints, each with a name for the logs.
+#[derive(Clone, Default)]
+pub struct ApiTokens(Vec<(String, SecretString)>);
+
+impl ApiTokens {
+    /// `name=token` pairs, comma-separated; a token without a name is called `token<N>`.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut tokens = Vec::new();
+        for (index, entry) in list.split(',').map(str::trim).enumerate() {
+            if entry.is_empty() {
+                continue;
+            }
+            let (name, token) = match entry.split_once('=') {
+                Some((name, token)) => (name.trim().to_owned(), token.trim()),
+                None => (format!("token{}", index + 1), entry),
+            };
+            if name.is_empty() || token.is_empty() {
+                // Never echo the entry: it may be a token.
+                return Err(format!("entry {} must be name=token", index + 1));
+            }
+            tokens.push((name, SecretString::from(token)));
+        }
+        Ok(Self(tokens))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The name of the configured token equal to `presented`, compared in constant time.
+    pub fn name_of(&self, presented: &str) -> Option<&str> {
+        use subtle::ConstantTimeEq;
+        // Compare against every token so the time taken does not say which one matched.
+        self.0.iter().fold(None, |found, (name, token)| {
+            let equal: bool = token
+                .expose_secret()
+                .as_bytes()
+                .ct_eq(presented.as_bytes())
+                .into();
+            found.or(equal.then_some(name.as_str()))
+        })
+    }
+}
+
+impl fmt::Debug for ApiTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| format!("{name}=[REDACTED]")))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn domains(config: &Config) -> Vec<&str> {
+        config.managed_domains.iter().map(|d| d.as_str()).collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.port, 8080);
+        assert!(config.database_url.is_none());
+        assert_eq!(config.database_url(), DEFAULT_DATABASE_URL);
+        assert!(config.dynadot_api_key.is_none());
+        assert_eq!(config.dynadot_api_url, DEFAULT_DYNADOT_API_URL);
+        assert_eq!(domains(&config), ["omani.works", "openova.io"]);
+        assert_eq!(config.reservation_ttl, Duration::from_secs(600));
+        assert_eq!(config.sweeper_interval, Duration::from_secs(30));
+        assert_eq!(config.log_level, "info");
+        assert!(config.api_tokens.is_empty());
+    }
+
+    #[test]
+    fn go_style_durations_are_read() {
+        for (raw, seconds) in [("90s", 90), ("10m", 600), ("1h", 3600), ("1h30m", 5400)] {
+            let config = config(&[("PDM_RESERVATION_TTL", raw), ("PDM_SWEEPER_INTERVAL", raw)])
+                .unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(
+                config.reservation_ttl,
+                Duration::from_secs(seconds),
+                "{raw}"
+            );
+            assert_eq!(
+                config.sweeper_interval,
+                Duration::from_secs(seconds),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (variable, value) in [
+            ("PDM_RESERVATION_TTL", "ten minutes"),
+            ("PDM_RESERVATION_TTL", "0s"),
+            ("PDM_SWEEPER_INTERVAL", "-5s"),
+            ("PORT", "http"),
+            ("PORT", "70000"),
+            ("DYNADOT_MANAGED_DOMAINS", "not a domain"),
+            ("PDM_DB_MAX_CONNECTIONS", "0"),
+        ] {
+            let error = config(&[(variable, value)]).expect_err(value);
+            assert_eq!(error.variable, variable, "{value}");
+        }
+    }
+
+    #[test]
+    fn legacy_single_domain_is_the_fallback() {
+        let legacy = config(&[("DYNADOT_DOMAIN", "Omani.Works")]).unwrap();
+        assert_eq!(domains(&legacy), ["omani.works"]);
+        let both = config(&[
+            ("DYNADOT_DOMAIN", "omani.works"),
+            (
+                "DYNADOT_MANAGED_DOMAINS",
+                "openova.io example.org,openova.io",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(domains(&both), ["example.org", "openova.io"]);
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset() {
+        let config = config(&[
+            ("PORT", ""),
+            ("PDM_DATABASE_URL", " "),
+            ("DYNADOT_API_KEY", ""),
+        ])
+        .unwrap();
+        assert_eq!(config.port, 8080);
+        assert!(config.database_url.is_none());
+        assert!(config.dynadot_api_key.is_none());
+    }
+
+    #[test]
+    fn api_tokens_are_named_matched_and_never_printed() {
+        let config = config(&[("PDM_API_TOKENS", "catalyst=s3cr3t-a, s3cr3t-b")]).unwrap();
+        let tokens = &config.api_tokens;
+        assert_eq!(tokens.name_of("s3cr3t-a"), Some("catalyst"));
+        assert_eq!(tokens.name_of("s3cr3t-b"), Some("token2"));
+        assert_eq!(tokens.name_of("s3cr3t"), None);
+        assert_eq!(tokens.name_of(""), None);
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cr3t"), "{printed}");
+        assert!(printed.contains("catalyst=[REDACTED]"), "{printed}");
+    }
+
+    #[test]
+    fn secrets_never_reach_debug_output_or_errors() {
+        let config = config(&[
+            ("DYNADOT_API_KEY", "dynadot-key-123"),
+            ("PDM_DATABASE_URL", "postgres://pdm:db-pass-456@db/pdm"),
+        ])
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("dynadot-key-123"), "{printed}");
+        assert!(!printed.contains("db-pass-456"), "{printed}");
+
+        let error = config_error_for_token_entry("=leaked-token");
+        assert!(!error.contains("leaked-token"), "{error}");
+    }
+
+    fn config_error_for_token_entry(entry: &str) -> String {
+        config(&[("PDM_API_TOKENS", entry)])
+            .unwrap_err()
+            .to_string()
+    }
+}

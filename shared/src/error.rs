@@ -1,0 +1,81 @@
+//! The one error type of PDM. Each variant has the contract's error code here; only
+//! `http::response` knows status codes.
+
+/// Everything an operation can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    InvalidFormat(String),
+    #[error("{0}")]
+    UnsupportedPool(String),
+    #[error("{0} is reserved for the platform")]
+    Reserved(String),
+    #[error("{0}")]
+    MissingLbIp(String),
+    #[error("the name is held by a reservation or already allocated")]
+    Conflict,
+    #[error("the reservation token does not match")]
+    TokenMismatch,
+    #[error("no such allocation")]
+    NotFound,
+    #[error("the name is already committed")]
+    AlreadyActive,
+    #[error("the reservation has expired")]
+    Expired,
+    #[error("a bearer token is required")]
+    Unauthorized,
+    #[error("the bearer token is not accepted")]
+    Forbidden,
+    #[error("{0}")]
+    NoRoute(String),
+    #[error("this path only answers {0}")]
+    MethodNotAllowed(http::Method),
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The database cannot be reached right now; the client may retry.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// A bug or an unforeseen failure: its chain is logged, never sent.
+    #[error("internal error")]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// The contract's error code (`{"error": code}`, and check's `reason`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad-request",
+            Self::InvalidFormat(_) => "invalid-format",
+            Self::UnsupportedPool(_) => "unsupported-pool",
+            Self::Reserved(_) => "reserved",
+            Self::MissingLbIp(_) => "missing-lb-ip",
+            Self::Conflict => "conflict",
+            Self::TokenMismatch => "token-mismatch",
+            Self::NotFound => "not-found",
+            Self::AlreadyActive => "already-active",
+            Self::Expired => "expired",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NoRoute(_) => "not-found",
+            Self::MethodNotAllowed(_) => "method-not-allowed",
+            Self::PayloadTooLarge(_) => "payload-too-large",
+            Self::Unavailable(_) => "unavailable",
+            Self::Unexpected(_) => "internal",
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            // Connectivity, not logic: answer 503 so callers retry instead of giving up.
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => Self::Unavailable(error),
+            other => Self::Unexpected(anyhow::Error::new(other).context("database query failed")),
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! The contract over HTTP as a plain `tower::Service`: no framework, so the same value runs
+//! under hyper, under Lambda and in-process tests. An [`Endpoint`] serves every route (the
+//! combined server) or just one (a function).
+
+mod response;
+pub mod wire;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use serde::de::DeserializeOwned;
+
+pub use response::HttpResponse;
+use wire::{
+    AllocationBody, CheckResponse, CommitRequest, HealthResponse, ListResponse, ReleaseRequest,
+    ReleaseResponse, ReserveRequest, ReservedResponse,
+};
+
+use crate::domain::{PoolDomain, RESERVED_LABELS, Subdomain, is_hostname};
+use crate::service::{self, DnsSync};
+use crate::{Ctx, Error};
+
+/// Request bodies are a few hundred bytes; anything near this is not a PDM client.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+const MAX_CREATED_BY_CHARS: usize = 256;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Every route of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    Reserved,
+    Check,
+    Reserve,
+    Commit,
+    Release,
+    List,
+}
+
+impl Route {
+    pub const ALL: [Self; 7] = [
+        Self::Health,
+        Self::Reserved,
+        Self::Check,
+        Self::Reserve,
+        Self::Commit,
+        Self::Release,
+        Self::List,
+    ];
+
+    pub fn method(self) -> Method {
+        match self {
+            Self::Reserve | Self::Commit => Method::POST,
+            Self::Release => Method::DELETE,
+            Self::Health | Self::Reserved | Self::Check | Self::List => Method::GET,
+        }
+    }
+
+    /// The path as the contract (and openapi.yaml) writes it.
+    pub fn path_template(self) -> &'static str {
+        match self {
+            Self::Health => "/healthz",
+            Self::Reserved => "/api/v1/reserved",
+            Self::Check => "/api/v1/pool/{domain}/check",
+            Self::Reserve => "/api/v1/pool/{domain}/reserve",
+            Self::Commit => "/api/v1/pool/{domain}/commit",
+            Self::Release => "/api/v1/pool/{domain}/release",
+            Self::List => "/api/v1/pool/{domain}/list",
+        }
+    }
+
+    /// Routes that change or reveal allocations need a bearer token when tokens are set.
+    fn needs_token(self) -> bool {
+        matches!(
+            self,
+            Self::Reserve | Self::Commit | Self::Release | Self::List
+        )
+    }
+
+    /// The route for `path` and the `{domain}` it names, if any. A trailing slash is ignored.
+    pub fn resolve(path: &str) -> Option<(Self, &str)> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        match path {
+            "/healthz" => return Some((Self::Health, "")),
+            "/api/v1/reserved" => return Some((Self::Reserved, "")),
+            _ => {}
+        }
+        let (domain, action) = path.strip_prefix("/api/v1/pool/")?.split_once('/')?;
+        let route = match action {
+            "check" => Self::Check,
+            "reserve" => Self::Reserve,
+            "commit" => Self::Commit,
+            "release" => Self::Release,
+            "list" => Self::List,
+            _ => return None,
+        };
+        (!domain.is_empty()).then_some((route, domain))
+    }
+}
+
+/// A tower service answering the contract's routes (all of them, or one).
+#[derive(Clone)]
+pub struct Endpoint {
+    ctx: Arc<Ctx>,
+    only: Option<Route>,
+}
+
+impl Endpoint {
+    /// Every route: the combined server.
+    pub fn router(ctx: Arc<Ctx>) -> Self {
+        Self { ctx, only: None }
+    }
+
+    /// One route: a function. Other paths answer 404.
+    pub fn single(ctx: Arc<Ctx>, route: Route) -> Self {
+        Self {
+            ctx,
+            only: Some(route),
+        }
+    }
+}
+
+impl<B> tower::Service<Request<B>> for Endpoint
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = HttpResponse;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let endpoint = self.clone();
+        Box::pin(async move { Ok(endpoint.handle(request).await) })
+    }
+}
+
+impl Endpoint {
+    async fn handle<B>(&self, request: Request<B>) -> HttpResponse
+    where
+        B: http_body::Body,
+        B::Error: Into<BoxError>,
+    {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let (response, refusal) = match self.dispatch(request).await {
+            Ok(response) => (response, None),
+            Err(error) => (response::error(&error), Some(error.code())),
+        };
+        tracing::info!(
+            %method, %path, status = response.status().as_u16(), error = refusal,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "request"
+        );
+        response
+    }
+
+    async fn dispatch<B>(&self, request: Request<B>) -> Result<HttpResponse, Error>
+    where
+        B: http_body::Body,
+        B::Error: Into<BoxError>,
+    {
+        let path = request.uri().path();
+        let (route, raw_pool) = Route::resolve(path)
+            .filter(|(route, _)| self.only.is_none_or(|only| only == *route))
+            .ok_or_else(|| Error::NoRoute(format!("no route for {path}")))?;
+        if request.method() != route.method() {
+            return Err(Error::MethodNotAllowed(route.method()));
+        }
+        if route.needs_token() {
+            self.authorize(&request)?;
+        }
+        let raw_pool = raw_pool.to_owned();
+        let pdm = &self.ctx.pdm;
+        match route {
+            Route::Health => Ok(self.health().await),
+            Route::Reserved => Ok(response::json(
+                StatusCode::OK,
+                &ReservedResponse {
+                    reserved: &RESERVED_LABELS,
+                },
+            )),
+            Route::Check => {
+                let sub = query_param(&request, "sub").unwrap_or_default();
+                let availability = pdm.check(&raw_pool, &sub).await?;
+                let (reason, detail) = availability
+                    .refusal
+                    .as_ref()
+                    .map(|(reason, detail)| (*reason, detail.as_str()))
+                    .unzip();
+                Ok(response::json(
+                    StatusCode::OK,
+                    &CheckResponse {
+                        available: availability.refusal.is_none(),
+                        reason,
+                        detail,
+                        fqdn: &availability.fqdn,
+                    },
+                ))
+            }
+            Route::Reserve => {
+                let body: ReserveRequest = read_json(request).await?;
+                if body.created_by.chars().count() > MAX_CREATED_BY_CHARS {
+                    return Err(Error::InvalidFormat(format!(
+                        "createdBy is longer than {MAX_CREATED_BY_CHARS} characters"
+                    )));
+                }
+                let (pool, sub, _) = pdm.parse_reservable(&raw_pool, &body.subdomain)?;
+                let reserved = pdm.reserve(&pool, &sub, &body.created_by).await?;
+                Ok(response::json(
+                    StatusCode::CREATED,
+                    &AllocationBody::for_holder(&reserved),
+                ))
+            }
+            Route::Commit => {
+                let body: CommitRequest = read_json(request).await?;
+                let (pool, sub) = self.parse_name(&raw_pool, &body.subdomain)?;
+                let commit = parse_commit(&body, &pool.fqdn(&sub)?)?;
+                let (allocation, sync) = pdm.commit(&pool, &sub, &commit).await?;
+                Ok(response::json(
+                    sync_status(sync),
+                    &AllocationBody::public(&allocation),
+                ))
+            }
+            Route::Release => {
+                let raw_sub = release_subdomain(request).await?;
+                let (pool, sub) = self.parse_name(&raw_pool, &raw_sub)?;
+                let (freed, sync) = pdm.release(&pool, &sub).await?;
+                Ok(response::json(
+                    sync_status(sync),
+                    &ReleaseResponse { freed: &freed },
+                ))
+            }
+            Route::List => {
+                let pool = pdm.domains().resolve(&raw_pool)?;
+                let limit = query_param(&request, "limit")
+                    .map(|raw| {
+                        raw.parse::<i64>().map_err(|_| {
+                            Error::BadRequest(format!(
+                                "limit must be a whole number from 1 to {}",
+                                service::MAX_PAGE
+                            ))
+                        })
+                    })
+                    .transpose()?;
+                let after = query_param(&request, "after");
+                let page = pdm.list(&pool, after.as_deref(), limit).await?;
+                Ok(response::json(
+                    StatusCode::OK,
+                    &ListResponse {
+                        pool_domain: pool.as_str(),
+                        allocations: page
+                            .allocations
+                            .iter()
+                            .map(AllocationBody::public)
+                            .collect(),
+                        next: page.next.as_deref(),
+                    },
+                ))
+            }
+        }
+    }
+
+    async fn health(&self) -> HttpResponse {
+        let pdm = &self.ctx.pdm;
+        let (status, word) = if pdm.healthy().await {
+            (StatusCode::OK, "ok")
+        } else {
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        };
+        response::json(
+            status,
+            &HealthResponse {
+                status: word,
+                managed_domains: pdm.domains().iter().map(PoolDomain::as_str).collect(),
+            },
+        )
+    }
+
+    fn parse_name(&self, raw_pool: &str, raw_sub: &str) -> Result<(PoolDomain, Subdomain), Error> {
+        let pool = self.ctx.pdm.domains().resolve(raw_pool)?;
+        let sub = Subdomain::parse(raw_sub)?;
+        Ok((pool, sub))
+    }
+
+    /// Lets the request through when no tokens are configured or it bears a known one.
+    fn authorize<B>(&self, request: &Request<B>) -> Result<(), Error> {
+        let tokens = &self.ctx.api_tokens;
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or(Error::Unauthorized)?;
+        let name = tokens.name_of(presented.trim()).ok_or(Error::Forbidden)?;
+        tracing::debug!(caller = name, "authorized");
+        Ok(())
+    }
+}
+
+/// 200 once DNS matches the table, 202 while the change is still owed.
+fn sync_status(sync: DnsSync) -> StatusCode {
+    match sync {
+        DnsSync::Written => StatusCode::OK,
+        DnsSync::Pending => StatusCode::ACCEPTED,
+    }
+}
+
+fn parse_commit(body: &CommitRequest, fqdn: &str) -> Result<service::Commit, Error> {
+    let load_balancer_ip = body
+        .load_balancer_ip
+        .as_deref()
+        .ok_or_else(|| Error::MissingLbIp("loadBalancerIP is required".to_owned()))?
+        .trim()
+        .parse::<IpAddr>()
+        .ok()
+        .filter(|ip| !ip.is_unspecified() && !ip.is_multicast())
+        .ok_or_else(|| {
+            Error::MissingLbIp("loadBalancerIP must be a unicast IPv4 or IPv6 address".to_owned())
+        })?;
+    let sovereign_fqdn = match body.sovereign_fqdn.as_deref().map(str::trim) {
+        None | Some("") => fqdn.to_owned(),
+        Some(name) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if !is_hostname(&name) {
+                return Err(Error::InvalidFormat(
+                    "sovereignFQDN is not a valid host name".to_owned(),
+                ));
+            }
+            name
+        }
+    };
+    Ok(service::Commit {
+        // A token that is not a UUID can match no reservation.
+        token: body.reservation_token.trim().parse().ok(),
+        sovereign_fqdn,
+        load_balancer_ip,
+    })
+}
+
+/// The subdomain of a release, from the JSON body or `?sub=`; both must agree when both given.
+async fn release_subdomain<B>(request: Request<B>) -> Result<String, Error>
+where
+    B: http_body::Body,
+    B::Error: Into<BoxError>,
+{
+    let from_query = query_param(&request, "sub");
+    let body = read_body(request).await?;
+    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(parse_json::<ReleaseRequest>(&body)?.subdomain)
+    };
+    match (from_query, from_body) {
+        (Some(query), Some(body)) if !query.eq_ignore_ascii_case(&body) => Err(Error::BadRequest(
+            "the subdomain in the body and in ?sub= differ".to_owned(),
+        )),
+        (Some(sub), _) | (None, Some(sub)) => Ok(sub),
+        (None, None) => Err(Error::BadRequest(
+            "name the subdomain in the body or as ?sub=".to_owned(),
+        )),
+    }
+}
+
+fn query_param<B>(request: &Request<B>, name: &str) -> Option<String> {
+    form_urlencoded::parse(request.uri().query()?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+async fn read_json<T: DeserializeOwned, B>(request: Request<B>) -> Result<T, Error>
+where
+    B: http_body::Body,
+    B::Error: Into<BoxError>,
+{
+    let body = read_body(request).await?;
+    parse_json(&body)
+}
+
+/// The body, refused when it says it is not JSON or is too large.
+async fn read_body<B>(request: Request<B>) -> Result<Bytes, Error>
+where
+    B: http_body::Body,
+    B::Error: Into<BoxError>,
+{
+    // A missing content type is tolerated; a declared non-JSON one is a client bug.
+    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(Error::BadRequest(
+                "the body must be JSON (Content-Type: application/json)".to_owned(),
+            ));
+        }
+    }
+    match Limited::new(request.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(Error::PayloadTooLarge(MAX_BODY_BYTES))
+        }
+        Err(error) => Err(Error::BadRequest(format!(
+            "the request body could not be read: {error}"
+        ))),
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|error| {
+        Error::BadRequest(format!(
+            "the body is not valid JSON for this request: {error}"
+        ))
+    })
+}

@@ -1,0 +1,90 @@
+//! The only place that knows status codes: every [`Error`] becomes `{"error","detail"}`.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+use serde::Serialize;
+
+use crate::Error;
+
+pub type HttpResponse = Response<Full<Bytes>>;
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidFormat(_)
+            | Self::UnsupportedPool(_)
+            | Self::Reserved(_)
+            | Self::MissingLbIp(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict | Self::AlreadyActive => StatusCode::CONFLICT,
+            Self::TokenMismatch | Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::NoRoute(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Expired => StatusCode::GONE,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'static str,
+    detail: &'a str,
+}
+
+/// The contract's error response. Server-side failures are logged here, once, with their
+/// chain; the client gets only the generic text.
+pub fn error(error: &Error) -> HttpResponse {
+    match error {
+        Error::Unexpected(cause) => {
+            tracing::error!(error.cause_chain = ?cause, error.message = %cause, "request failed");
+        }
+        Error::Unavailable(cause) => {
+            tracing::warn!(error.message = %cause, "database unavailable");
+        }
+        _ => {}
+    }
+    let mut response = json(
+        error.status(),
+        &ErrorBody {
+            error: error.code(),
+            detail: &error.to_string(),
+        },
+    );
+    let headers = response.headers_mut();
+    match error {
+        Error::MethodNotAllowed(allowed) => {
+            if let Ok(value) = HeaderValue::from_str(allowed.as_str()) {
+                headers.insert(header::ALLOW, value);
+            }
+        }
+        Error::Unauthorized => {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        Error::Unavailable(_) => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        _ => {}
+    }
+    response
+}
+
+/// A JSON response. Serializing our own plain structs cannot fail; if it ever did, the client
+/// still gets valid JSON.
+pub fn json(status: StatusCode, body: &impl Serialize) -> HttpResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|e| {
+        tracing::error!(error.message = %e, "response did not serialize");
+        br#"{"error":"internal","detail":"internal error"}"#.to_vec()
+    });
+    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

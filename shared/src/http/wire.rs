@@ -1,0 +1,117 @@
+//! JSON bodies exactly as the contract spells them. Note the two names that are not plain
+//! camelCase: `sovereignFQDN` and `loadBalancerIP`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::store::{Allocation, State};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReserveRequest {
+    pub subdomain: String,
+    #[serde(default)]
+    pub created_by: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitRequest {
+    pub subdomain: String,
+    pub reservation_token: String,
+    #[serde(rename = "sovereignFQDN", default)]
+    pub sovereign_fqdn: Option<String>,
+    #[serde(rename = "loadBalancerIP", default)]
+    pub load_balancer_ip: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReleaseRequest {
+    pub subdomain: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllocationBody<'a> {
+    pub pool_domain: &'a str,
+    pub subdomain: &'a str,
+    pub state: State,
+    #[serde(with = "time::serde::rfc3339")]
+    pub reserved_at: OffsetDateTime,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(rename = "sovereignFQDN", skip_serializing_if = "Option::is_none")]
+    pub sovereign_fqdn: Option<&'a str>,
+    #[serde(rename = "loadBalancerIP", skip_serializing_if = "Option::is_none")]
+    pub load_balancer_ip: Option<&'a str>,
+    /// Only in the reserve response: whoever lists a pool must not be able to commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reservation_token: Option<Uuid>,
+    pub created_by: &'a str,
+}
+
+impl<'a> AllocationBody<'a> {
+    /// Without the reservation token.
+    pub fn public(allocation: &'a Allocation) -> Self {
+        Self {
+            pool_domain: &allocation.pool_domain,
+            subdomain: &allocation.subdomain,
+            state: allocation.state,
+            reserved_at: allocation.reserved_at,
+            expires_at: allocation.expires_at,
+            sovereign_fqdn: allocation.sovereign_fqdn.as_deref(),
+            load_balancer_ip: allocation.load_balancer_ip.as_deref(),
+            reservation_token: None,
+            created_by: &allocation.created_by,
+        }
+    }
+
+    /// With the reservation token, for the one who reserved.
+    pub fn for_holder(allocation: &'a Allocation) -> Self {
+        Self {
+            reservation_token: Some(allocation.reservation_token),
+            ..Self::public(allocation)
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResponse<'a> {
+    pub available: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
+    pub fqdn: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListResponse<'a> {
+    pub pool_domain: &'a str,
+    pub allocations: Vec<AllocationBody<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReleaseResponse<'a> {
+    pub freed: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthResponse<'a> {
+    pub status: &'static str,
+    pub managed_domains: Vec<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReservedResponse {
+    pub reserved: &'static [&'static str],
+}

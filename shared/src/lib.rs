@@ -1,0 +1,106 @@
+//! PDM core: the only authority for subdomains of the OpenOva pool domains.
+//!
+//! Domain types ([`domain`]), the allocation state machine ([`service`]) over PostgreSQL
+//! ([`store`]), DNS providers ([`dns`]) and the HTTP contract as tower services ([`http`]).
+//! No HTTP framework and no Lambda runtime: the binaries in `functions/` choose those.
+
+pub mod config;
+pub mod dns;
+pub mod domain;
+mod error;
+pub mod http;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub use config::Config;
+pub use error::Error;
+pub use service::Pdm;
+
+/// The schema, embedded. Running it from several replicas at once is safe: sqlx holds a
+/// PostgreSQL advisory lock while it migrates.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// How long a request waits for a database connection before answering 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Everything a handler needs, built once per process.
+pub struct Ctx {
+    pub pdm: Pdm,
+    pub api_tokens: config::ApiTokens,
+}
+
+impl Ctx {
+    /// Connects lazily (a cold start does not wait for PostgreSQL, and an outage heals without
+    /// a restart) and picks the DNS provider, saying loudly what was defaulted.
+    pub fn from_config(config: &Config) -> anyhow::Result<Arc<Self>> {
+        let pool = connect_lazy(config)?;
+        Ok(Self::with_pool(config, pool, dns_provider(config)))
+    }
+
+    /// For tests and tools that bring their own pool and provider.
+    pub fn with_pool(config: &Config, pool: PgPool, dns: Arc<dyn dns::DnsProvider>) -> Arc<Self> {
+        let pdm = Pdm::new(
+            store::Store::new(pool),
+            dns,
+            config.managed_domains.clone(),
+            config.reservation_ttl,
+        );
+        Arc::new(Self {
+            pdm,
+            api_tokens: config.api_tokens.clone(),
+        })
+    }
+}
+
+fn connect_lazy(config: &Config) -> anyhow::Result<PgPool> {
+    // sqlx's parse errors do not quote the URL, but say nothing of it either way: it may hold
+    // a password.
+    let options = PgConnectOptions::from_str(config.database_url())
+        .map_err(|_| anyhow::anyhow!("PDM_DATABASE_URL is not a valid PostgreSQL URL"))?;
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default()
+    );
+    if config.database_url.is_none() {
+        tracing::warn!(
+            database = %target,
+            "PDM_DATABASE_URL is not set: using the local default database"
+        );
+    } else {
+        tracing::info!(database = %target, "database");
+    }
+    Ok(PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options))
+}
+
+fn dns_provider(config: &Config) -> Arc<dyn dns::DnsProvider> {
+    match &config.dynadot_api_key {
+        Some(key) if !key.expose_secret().is_empty() => {
+            tracing::warn!(
+                "DYNADOT_API_KEY is set but this build has no Dynadot provider yet: \
+                 using the LOG-ONLY DNS provider, no records will be written"
+            );
+            Arc::new(dns::LogOnly)
+        }
+        _ => {
+            tracing::warn!(
+                "DYNADOT_API_KEY is not set: using the LOG-ONLY DNS provider, \
+                 no records will be written"
+            );
+            Arc::new(dns::LogOnly)
+        }
+    }
+}
