@@ -1,1 +1,204 @@
+//! Test support: a PDM over a real (per-test) PostgreSQL database, driven in-process through
+//! its tower service exactly as hyper or Lambda would drive it.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use pdm_core::dns::InMemory;
+use pdm_core::http::Endpoint;
+use pdm_core::{Config, Ctx};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+pub const POOL: &str = "omani.works";
+pub const LB_IP: &str = "203.0.113.10";
+
+/// A configuration as the environment would give it, with `overrides` on top of the defaults.
+pub fn config(overrides: &[(&str, &str)]) -> Config {
+    let vars: HashMap<String, String> = overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration")
+}
+
+/// An answer: status, headers and the JSON body (`Value::Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The body's `error` code, for error replies.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_default()
+    }
+}
+
+pub struct TestApp {
+    pub ctx: Arc<Ctx>,
+    pub endpoint: Endpoint,
+    pub dns: Arc<InMemory>,
+    pub db: PgPool,
+}
+
+impl TestApp {
+    pub fn new(db: PgPool) -> Self {
+        Self::with_config(db, &config(&[]))
+    }
+
+    pub fn with_config(db: PgPool, config: &Config) -> Self {
+        let dns = Arc::new(InMemory::default());
+        let ctx = Ctx::with_pool(config, db.clone(), dns.clone());
+        Self {
+            endpoint: Endpoint::router(ctx.clone()),
+            ctx,
+            dns,
+            db,
+        }
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, request: Request<Full<Bytes>>) -> Reply {
+        let response = self
+            .endpoint
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the endpoint is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!(
+                    "response is not JSON ({e}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `method uri` with an optional JSON body.
+    pub async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> Reply {
+        self.send(request(method, uri, body)).await
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.call(Method::GET, uri, None).await
+    }
+
+    pub async fn check(&self, sub: &str) -> Reply {
+        self.get(&format!("/api/v1/pool/{POOL}/check?sub={sub}"))
+            .await
+    }
+
+    pub async fn reserve(&self, sub: &str) -> Reply {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/pool/{POOL}/reserve"),
+            Some(json!({"subdomain": sub, "createdBy": "tests"})),
+        )
+        .await
+    }
+
+    /// Reserves `sub` and returns its reservation token.
+    pub async fn reserve_token(&self, sub: &str) -> String {
+        let reply = self.reserve(sub).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "reserve {sub}: {:?}",
+            reply.body
+        );
+        reply.body["reservationToken"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn commit(&self, sub: &str, token: &str, ip: &str) -> Reply {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/pool/{POOL}/commit"),
+            Some(json!({
+                "subdomain": sub,
+                "reservationToken": token,
+                "sovereignFQDN": format!("{sub}.{POOL}"),
+                "loadBalancerIP": ip,
+            })),
+        )
+        .await
+    }
+
+    /// Reserves and commits `sub`, asserting both succeed.
+    pub async fn allocate(&self, sub: &str) -> Reply {
+        let token = self.reserve_token(sub).await;
+        let reply = self.commit(sub, &token, LB_IP).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "commit {sub}: {:?}",
+            reply.body
+        );
+        reply
+    }
+
+    pub async fn release(&self, sub: &str) -> Reply {
+        self.call(
+            Method::DELETE,
+            &format!("/api/v1/pool/{POOL}/release"),
+            Some(json!({"subdomain": sub})),
+        )
+        .await
+    }
+
+    /// Moves the reservation's deadline into the past, as if its TTL had run out.
+    pub async fn lapse(&self, sub: &str) {
+        let lapsed = sqlx::query(
+            "update pool_allocations set expires_at = now() - interval '1 second'
+             where pool_domain = $1 and subdomain = $2 and state = 'reserved'",
+        )
+        .bind(POOL)
+        .bind(sub)
+        .execute(&self.db)
+        .await
+        .unwrap()
+        .rows_affected();
+        assert_eq!(lapsed, 1, "{sub} has no reservation to lapse");
+    }
+
+    /// The service behind the endpoint, for operations HTTP does not expose (the sweeper).
+    pub fn pdm(&self) -> &pdm_core::Pdm {
+        &self.ctx.pdm
+    }
+
+    pub async fn row_count(&self) -> i64 {
+        sqlx::query_scalar("select count(*) from pool_allocations")
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+}
+
+/// A request with a JSON body (and its content type) when `body` is given.
+pub fn request(method: Method, uri: &str, body: Option<Value>) -> Request<Full<Bytes>> {
+    let builder = Request::builder().method(method).uri(uri);
+    match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body.to_string()))),
+        None => builder.body(Full::new(Bytes::new())),
+    }
+    .expect("valid request")
+}

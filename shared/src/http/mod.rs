@@ -431,7 +431,14 @@ where
     }
 }
 
+/// Parses a JSON object. serde would also read a struct from an array of its fields in order,
+/// which no client of the contract means.
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(Error::BadRequest(
+            "the body must be a JSON object".to_owned(),
+        ));
+    }
     serde_json::from_slice(body).map_err(|error| {
         Error::BadRequest(format!(
             "the body is not valid JSON for this request: {error}"

@@ -1,0 +1,254 @@
+use http::{Method, StatusCode};
+use pdm_tests::{LB_IP, POOL, TestApp};
+use serde_json::json;
+use sqlx::PgPool;
+
+const SOVEREIGN_NAMES: [&str; 6] = [
+    "*.acme",
+    "admin.acme",
+    "api.acme",
+    "console.acme",
+    "gitea.acme",
+    "harbor.acme",
+];
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn commit_activates_the_row_and_writes_the_six_records(db: PgPool) {
+    // Arrange
+    let app = TestApp::new(db);
+    let token = app.reserve_token("acme").await;
+
+    // Act
+    let reply = app.commit("acme", &token, LB_IP).await;
+
+    // Assert
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let body = &reply.body;
+    assert_eq!(body["state"], "active");
+    assert_eq!(body["sovereignFQDN"], "acme.omani.works");
+    assert_eq!(body["loadBalancerIP"], LB_IP);
+    assert_eq!(body["createdBy"], "tests");
+    assert!(body["reservedAt"].is_string());
+    assert!(
+        body.get("expiresAt").is_none(),
+        "an active allocation has no deadline"
+    );
+    assert!(
+        body.get("reservationToken").is_none(),
+        "the token is only in the reserve reply"
+    );
+    let zone = app.dns.zone(POOL);
+    let names: Vec<&str> = zone.keys().map(String::as_str).collect();
+    assert_eq!(names, SOVEREIGN_NAMES);
+    assert!(zone.values().all(|ip| ip.to_string() == LB_IP));
+    assert_eq!(app.check("acme").await.body["reason"], "active-state");
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn commit_answers_202_when_dns_fails_and_the_row_is_active_anyway(db: PgPool) {
+    let app = TestApp::new(db);
+    let token = app.reserve_token("acme").await;
+    app.dns.set_failing(true);
+
+    let reply = app.commit("acme", &token, LB_IP).await;
+
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    assert_eq!(reply.body["state"], "active");
+    assert!(app.dns.zone(POOL).is_empty());
+    assert_eq!(app.check("acme").await.body["reason"], "active-state");
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn commit_retried_with_the_same_token_answers_the_same_success(db: PgPool) {
+    // Arrange: the first attempt's DNS write failed (202).
+    let app = TestApp::new(db);
+    let token = app.reserve_token("acme").await;
+    app.dns.set_failing(true);
+    let first = app.commit("acme", &token, LB_IP).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    app.dns.set_failing(false);
+
+    // Act
+    let retry = app.commit("ACME", &token, LB_IP).await;
+    let again = app.commit("acme", &token, LB_IP).await;
+
+    // Assert: the retry writes DNS, answers 200 and the same allocation.
+    assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
+    assert_eq!(retry.body, first.body);
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body, first.body);
+    assert_eq!(app.dns.zone(POOL).len(), 6);
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn commit_refusals_follow_the_contract(db: PgPool) {
+    // Arrange
+    let app = TestApp::new(db);
+    let held = app.reserve_token("held").await;
+    let lapsed = app.reserve_token("lapsed").await;
+    app.lapse("lapsed").await;
+    let active = app.reserve_token("active").await;
+    assert_eq!(
+        app.commit("active", &active, LB_IP).await.status,
+        StatusCode::OK
+    );
+    let other_token = uuid::Uuid::new_v4().to_string();
+    let cases: [(&str, &str, &str, StatusCode, &str); 8] = [
+        (
+            "absent",
+            &other_token,
+            LB_IP,
+            StatusCode::NOT_FOUND,
+            "not-found",
+        ),
+        (
+            "held",
+            &other_token,
+            LB_IP,
+            StatusCode::FORBIDDEN,
+            "token-mismatch",
+        ),
+        (
+            "held",
+            "not-a-uuid",
+            LB_IP,
+            StatusCode::FORBIDDEN,
+            "token-mismatch",
+        ),
+        ("lapsed", &lapsed, LB_IP, StatusCode::GONE, "expired"),
+        (
+            "active",
+            &other_token,
+            LB_IP,
+            StatusCode::CONFLICT,
+            "already-active",
+        ),
+        (
+            "active",
+            &active,
+            "192.0.2.99",
+            StatusCode::CONFLICT,
+            "already-active",
+        ),
+        (
+            "held",
+            &held,
+            "not-an-ip",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing-lb-ip",
+        ),
+        (
+            "held",
+            &held,
+            "0.0.0.0",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing-lb-ip",
+        ),
+    ];
+
+    for (sub, token, ip, status, code) in cases {
+        // Act
+        let reply = app.commit(sub, token, ip).await;
+
+        // Assert
+        let case = format!("{sub} with token {token} and ip {ip}");
+        assert_eq!(reply.status, status, "{case}: {:?}", reply.body);
+        assert_eq!(reply.error(), code, "{case}");
+    }
+    assert_eq!(app.check("held").await.body["reason"], "reserved-state");
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn commit_validates_the_request_before_touching_the_row(db: PgPool) {
+    let app = TestApp::new(db);
+    let token = app.reserve_token("acme").await;
+    let uri = format!("/api/v1/pool/{POOL}/commit");
+    let cases = [
+        (
+            json!({"subdomain": "acme", "reservationToken": token}),
+            422,
+            "missing-lb-ip",
+        ),
+        (
+            json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": ""}),
+            422,
+            "missing-lb-ip",
+        ),
+        (
+            json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": "ff02::1"}),
+            422,
+            "missing-lb-ip",
+        ),
+        (
+            json!({"subdomain": "acme!", "reservationToken": token, "loadBalancerIP": LB_IP}),
+            422,
+            "invalid-format",
+        ),
+        (
+            json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": LB_IP, "sovereignFQDN": "bad name"}),
+            422,
+            "invalid-format",
+        ),
+        (
+            json!({"subdomain": "acme", "loadBalancerIP": LB_IP}),
+            400,
+            "bad-request",
+        ),
+        (
+            json!({"reservationToken": token, "loadBalancerIP": LB_IP}),
+            400,
+            "bad-request",
+        ),
+    ];
+
+    for (body, status, code) in cases {
+        let reply = app.call(Method::POST, &uri, Some(body.clone())).await;
+
+        assert_eq!(reply.status.as_u16(), status, "{body}: {:?}", reply.body);
+        assert_eq!(reply.error(), code, "{body}");
+    }
+    let unsupported = app
+        .call(
+            Method::POST,
+            "/api/v1/pool/example.com/commit",
+            Some(json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": LB_IP})),
+        )
+        .await;
+    assert_eq!(unsupported.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(unsupported.error(), "unsupported-pool");
+    assert_eq!(app.check("acme").await.body["reason"], "reserved-state");
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn commit_of_an_ipv6_load_balancer_is_stored_canonically(db: PgPool) {
+    let app = TestApp::new(db);
+    let token = app.reserve_token("acme").await;
+
+    let reply = app.commit("acme", &token, "2001:DB8:0:0::1").await;
+
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["loadBalancerIP"], "2001:db8::1");
+    let retry = app.commit("acme", &token, "2001:db8::1").await;
+    assert_eq!(
+        retry.status,
+        StatusCode::OK,
+        "the same address in another spelling"
+    );
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn commit_defaults_the_sovereign_fqdn_to_the_allocated_name(db: PgPool) {
+    let app = TestApp::new(db);
+    let token = app.reserve_token("acme").await;
+
+    let reply = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/pool/{POOL}/commit"),
+            Some(json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": LB_IP})),
+        )
+        .await;
+
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["sovereignFQDN"], "acme.omani.works");
+}

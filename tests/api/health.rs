@@ -1,0 +1,121 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use pdm_core::dns::LogOnly;
+use pdm_core::http::Endpoint;
+use pdm_core::{Ctx, MIGRATOR};
+use pdm_tests::{TestApp, config, request};
+use serde_json::json;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tower::ServiceExt;
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn healthz_is_ok_with_the_managed_domains_when_the_database_answers(db: PgPool) {
+    let app = TestApp::new(db);
+
+    let reply = app.get("/healthz").await;
+
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.body,
+        json!({"status": "ok", "managedDomains": ["omani.works", "openova.io"]})
+    );
+}
+
+#[tokio::test]
+async fn healthz_is_503_when_the_database_does_not_answer() {
+    // Arrange: nothing listens on port 1.
+    let config = config(&[("PDM_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")]);
+    let unreachable = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(300))
+        .connect_lazy(config.database_url())
+        .unwrap();
+    let endpoint = Endpoint::router(Ctx::with_pool(&config, unreachable, Arc::new(LogOnly)));
+
+    // Act
+    let health = endpoint
+        .clone()
+        .oneshot(request(http::Method::GET, "/healthz", None))
+        .await
+        .unwrap();
+    let reserve = endpoint
+        .oneshot(request(
+            http::Method::POST,
+            "/api/v1/pool/omani.works/reserve",
+            Some(json!({"subdomain": "acme"})),
+        ))
+        .await
+        .unwrap();
+
+    // Assert: an outage is a 503 to retry, never a 500.
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reserve.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[sqlx::test(migrations = false)]
+async fn migrations_apply_twice_and_concurrently(db: PgPool) {
+    let (first, second) = tokio::join!(MIGRATOR.run(&db), MIGRATOR.run(&db));
+    first.unwrap();
+    second.unwrap();
+    MIGRATOR.run(&db).await.unwrap();
+
+    let app = TestApp::new(db);
+    assert_eq!(app.reserve("acme").await.status, StatusCode::CREATED);
+}
+
+#[sqlx::test(migrations = false)]
+async fn migrations_adopt_a_table_the_original_service_created(db: PgPool) {
+    // Arrange: the table exists already, as the Go service left it.
+    sqlx::query(
+        "create table pool_allocations (
+            pool_domain text not null, subdomain text not null,
+            state text not null check (state in ('reserved', 'active')),
+            reserved_at timestamptz not null default now(), expires_at timestamptz,
+            sovereign_fqdn text, load_balancer_ip text, reservation_token uuid not null,
+            created_by text not null default '', primary key (pool_domain, subdomain))",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+
+    // Act
+    MIGRATOR.run(&db).await.unwrap();
+
+    // Assert
+    let app = TestApp::new(db);
+    assert_eq!(app.reserve("acme").await.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn reserved_lists_the_platform_labels_sorted() {
+    let config = config(&[]);
+    let pool = PgPoolOptions::new()
+        .connect_lazy(config.database_url())
+        .unwrap();
+    let endpoint = Endpoint::router(Ctx::with_pool(&config, pool, Arc::new(LogOnly)));
+
+    let response = endpoint
+        .oneshot(request(http::Method::GET, "/api/v1/reserved", None))
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let labels: Vec<&str> = body["reserved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(labels.len(), 21);
+    assert!(labels.windows(2).all(|w| w[0] < w[1]), "{labels:?}");
+    for label in ["admin", "api", "console", "gitea", "harbor", "www"] {
+        assert!(labels.contains(&label), "{label}");
+    }
+}

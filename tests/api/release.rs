@@ -1,0 +1,109 @@
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::Full;
+use pdm_tests::{POOL, TestApp};
+use serde_json::json;
+use sqlx::PgPool;
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn release_frees_the_name_and_removes_exactly_its_records(db: PgPool) {
+    // Arrange: two sovereigns; only one is released.
+    let app = TestApp::new(db);
+    app.allocate("acme").await;
+    app.allocate("beta").await;
+
+    // Act
+    let reply = app.release("acme").await;
+
+    // Assert
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.body, json!({"freed": "acme.omani.works"}));
+    let zone = app.dns.zone(POOL);
+    assert_eq!(zone.len(), 6);
+    assert!(zone.keys().all(|name| name.ends_with(".beta")), "{zone:?}");
+    assert_eq!(app.check("acme").await.body["available"], true);
+    assert_eq!(app.reserve("acme").await.status, StatusCode::CREATED);
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn release_takes_the_name_from_the_query_too(db: PgPool) {
+    let app = TestApp::new(db);
+    app.reserve_token("acme").await;
+
+    let reply = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/pool/{POOL}/release?sub=acme"),
+            None,
+        )
+        .await;
+
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["freed"], "acme.omani.works");
+    assert_eq!(app.row_count().await, 0);
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn release_answers_202_when_dns_removal_fails_and_frees_the_row(db: PgPool) {
+    let app = TestApp::new(db);
+    app.allocate("acme").await;
+    app.dns.set_failing(true);
+
+    let reply = app.release("acme").await;
+
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    assert_eq!(reply.body["freed"], "acme.omani.works");
+    assert_eq!(app.row_count().await, 0);
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn release_refusals_follow_the_contract(db: PgPool) {
+    let app = TestApp::new(db);
+    app.reserve_token("acme").await;
+    let uri = format!("/api/v1/pool/{POOL}/release");
+    let cases: [(String, Option<&str>, u16, &str); 6] = [
+        (format!("{uri}?sub=absent"), None, 404, "not-found"),
+        (
+            uri.clone(),
+            Some(r#"{"subdomain":"absent"}"#),
+            404,
+            "not-found",
+        ),
+        (uri.clone(), None, 400, "bad-request"),
+        (uri.clone(), Some("{oops"), 400, "bad-request"),
+        (
+            format!("{uri}?sub=beta"),
+            Some(r#"{"subdomain":"acme"}"#),
+            400,
+            "bad-request",
+        ),
+        (format!("{uri}?sub=-acme"), None, 422, "invalid-format"),
+    ];
+
+    for (uri, body, status, code) in cases {
+        let request = Request::builder()
+            .method(Method::DELETE)
+            .uri(&uri)
+            .body(Full::new(Bytes::from(body.unwrap_or_default().to_owned())))
+            .unwrap();
+
+        let reply = app.send(request).await;
+
+        assert_eq!(
+            reply.status.as_u16(),
+            status,
+            "{uri} {body:?}: {:?}",
+            reply.body
+        );
+        assert_eq!(reply.error(), code, "{uri} {body:?}");
+    }
+    let unsupported = app
+        .call(
+            Method::DELETE,
+            "/api/v1/pool/example.com/release?sub=acme",
+            None,
+        )
+        .await;
+    assert_eq!(unsupported.error(), "unsupported-pool");
+    assert_eq!(app.row_count().await, 1, "no refusal may delete anything");
+}

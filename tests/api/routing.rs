@@ -1,0 +1,212 @@
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode, header};
+use http_body_util::Full;
+use pdm_core::http::{Endpoint, Route};
+use pdm_tests::{POOL, TestApp, config};
+use serde_json::json;
+use sqlx::PgPool;
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn unknown_routes_are_404_and_wrong_methods_405_in_the_error_shape(db: PgPool) {
+    let app = TestApp::new(db);
+    let cases = [
+        (Method::GET, "/".to_owned(), 404, "not-found", None),
+        (
+            Method::GET,
+            "/api/v1/pool".to_owned(),
+            404,
+            "not-found",
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/pool/{POOL}/frobnicate"),
+            404,
+            "not-found",
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/pool//check".to_owned(),
+            404,
+            "not-found",
+            None,
+        ),
+        (
+            Method::POST,
+            "/healthz".to_owned(),
+            405,
+            "method-not-allowed",
+            Some("GET"),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/pool/{POOL}/reserve"),
+            405,
+            "method-not-allowed",
+            Some("POST"),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/pool/{POOL}/release"),
+            405,
+            "method-not-allowed",
+            Some("DELETE"),
+        ),
+    ];
+
+    for (method, uri, status, code, allow) in cases {
+        let reply = app.call(method.clone(), &uri, None).await;
+
+        assert_eq!(reply.status.as_u16(), status, "{method} {uri}");
+        assert_eq!(reply.error(), code, "{method} {uri}");
+        assert!(reply.body["detail"].is_string(), "{method} {uri}");
+        assert_eq!(
+            reply
+                .headers
+                .get(header::ALLOW)
+                .map(|v| v.to_str().unwrap()),
+            allow,
+            "{method} {uri}"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_trailing_slash_reaches_the_same_route(db: PgPool) {
+    let app = TestApp::new(db);
+
+    let reply = app
+        .get(&format!("/api/v1/pool/{POOL}/check/?sub=acme"))
+        .await;
+
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["available"], true);
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_single_route_endpoint_serves_only_its_route(db: PgPool) {
+    // Arrange: what a per-endpoint function serves.
+    let app = TestApp::new(db.clone());
+    let ctx = pdm_core::Ctx::with_pool(&config(&[]), db, app.dns.clone());
+    let check_only = TestApp {
+        endpoint: Endpoint::single(ctx, Route::Check),
+        ..app
+    };
+
+    // Act
+    let check = check_only.check("acme").await;
+    let reserve = check_only.reserve("acme").await;
+
+    // Assert
+    assert_eq!(check.status, StatusCode::OK);
+    assert_eq!(reserve.status, StatusCode::NOT_FOUND);
+    assert_eq!(reserve.error(), "not-found");
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn bearer_tokens_guard_the_mutating_routes_and_list_only(db: PgPool) {
+    // Arrange
+    let config = config(&[("PDM_API_TOKENS", "catalyst=right-token")]);
+    let app = TestApp::with_config(db, &config);
+    let reserve = |sub: &str, authorization: Option<&str>| {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/api/v1/pool/{POOL}/reserve"))
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        request
+            .body(Full::new(Bytes::from(
+                json!({"subdomain": sub}).to_string(),
+            )))
+            .unwrap()
+    };
+
+    // Act
+    let missing = app.send(reserve("a1", None)).await;
+    let not_bearer = app
+        .send(reserve("a2", Some("Basic cmlnaHQtdG9rZW4=")))
+        .await;
+    let wrong = app.send(reserve("a3", Some("Bearer wrong-token"))).await;
+    let right = app.send(reserve("a4", Some("Bearer right-token"))).await;
+    let list = app.get(&format!("/api/v1/pool/{POOL}/list")).await;
+    let release = app.release("a4").await;
+
+    // Assert
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.error(), "unauthorized");
+    assert_eq!(missing.headers[header::WWW_AUTHENTICATE], "Bearer");
+    assert_eq!(not_bearer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert_eq!(wrong.error(), "forbidden");
+    for reply in [&missing, &wrong] {
+        let body = reply.body.to_string();
+        assert!(
+            !body.contains("right-token") && !body.contains("wrong-token"),
+            "{body}"
+        );
+    }
+    assert_eq!(right.status, StatusCode::CREATED);
+    assert_eq!(list.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(release.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.row_count().await, 1);
+    for open in [
+        "/healthz",
+        "/api/v1/reserved",
+        "/api/v1/pool/omani.works/check?sub=a1",
+    ] {
+        assert_eq!(app.get(open).await.status, StatusCode::OK, "{open}");
+    }
+}
+
+/// The `paths:` of openapi.yaml with their methods, read line by line: the spec keeps paths at
+/// two spaces of indent and methods at four.
+fn spec_routes() -> BTreeSet<(String, String)> {
+    let spec = include_str!("../../shared/openapi.yaml");
+    let mut routes = BTreeSet::new();
+    let mut in_paths = false;
+    let mut path = None;
+    for line in spec.lines() {
+        if !line.starts_with(' ') && !line.trim().is_empty() {
+            in_paths = line.trim_end() == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(key) = line.strip_prefix("  /") {
+            path = Some(format!("/{}", key.trim_end().trim_end_matches(':')));
+        } else if let (Some(key), Some(path)) = (line.strip_prefix("    "), &path) {
+            let method = key.trim_end().trim_end_matches(':');
+            if ["get", "post", "put", "patch", "delete"].contains(&method) {
+                routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_router_and_openapi_yaml_describe_the_same_routes() {
+    let router: BTreeSet<(String, String)> = Route::ALL
+        .iter()
+        .map(|route| (route.method().to_string(), route.path_template().to_owned()))
+        .collect();
+
+    assert_eq!(spec_routes(), router);
+}
+
+#[test]
+fn every_route_template_resolves_to_its_route() {
+    for route in Route::ALL {
+        let path = route.path_template().replace("{domain}", POOL);
+
+        let resolved = Route::resolve(&path).map(|(route, _)| route);
+
+        assert_eq!(resolved, Some(route), "{path}");
+    }
+}
