@@ -1,7 +1,5 @@
-use bytes::Bytes;
-use http::{Method, Request, StatusCode};
-use http_body_util::Full;
-use pdm_tests::{POOL, TestApp};
+use http::{Method, StatusCode};
+use pdm_tests::{POOL, TestApp, raw_request};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -81,11 +79,7 @@ async fn release_refusals_follow_the_contract(db: PgPool) {
     ];
 
     for (uri, body, status, code) in cases {
-        let request = Request::builder()
-            .method(Method::DELETE)
-            .uri(&uri)
-            .body(Full::new(Bytes::from(body.unwrap_or_default().to_owned())))
-            .unwrap();
+        let request = raw_request(Method::DELETE, &uri, body.unwrap_or_default(), &[]);
 
         let reply = app.send(request).await;
 

@@ -1,7 +1,5 @@
-use bytes::Bytes;
-use http::{Method, Request, StatusCode, header};
-use http_body_util::Full;
-use pdm_tests::{POOL, TestApp, config};
+use http::{Method, StatusCode, header};
+use pdm_tests::{POOL, TestApp, config, raw_request};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -107,34 +105,23 @@ async fn reserve_refuses_bad_names_with_422_and_writes_nothing(db: PgPool) {
 async fn reserve_answers_malformed_requests_with_400_bad_request(db: PgPool) {
     let app = TestApp::new(db);
     let uri = format!("/api/v1/pool/{POOL}/reserve");
-    let cases: [(&str, Option<&str>, &str); 6] = [
-        ("{not json", Some("application/json"), "malformed JSON"),
-        ("", Some("application/json"), "empty body"),
-        (
-            r#"{"createdBy":"x"}"#,
-            Some("application/json"),
-            "missing subdomain",
-        ),
-        (
-            r#"{"subdomain":7}"#,
-            Some("application/json"),
-            "subdomain not a string",
-        ),
-        (r#"["acme"]"#, None, "not an object"),
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    let cases: [(&str, &[_], &str); 6] = [
+        ("{not json", &json, "malformed JSON"),
+        ("", &json, "empty body"),
+        (r#"{"createdBy":"x"}"#, &json, "missing subdomain"),
+        (r#"{"subdomain":7}"#, &json, "subdomain not a string"),
+        (r#"["acme"]"#, &[], "not an object"),
         (
             r#"{"subdomain":"acme"}"#,
-            Some("text/plain"),
+            &[(header::CONTENT_TYPE, "text/plain")],
             "wrong content type",
         ),
     ];
 
-    for (body, content_type, why) in cases {
-        let mut request = Request::builder().method(Method::POST).uri(&uri);
-        if let Some(content_type) = content_type {
-            request = request.header(header::CONTENT_TYPE, content_type);
-        }
+    for (body, headers, why) in cases {
         let reply = app
-            .send(request.body(Full::new(Bytes::from(body))).unwrap())
+            .send(raw_request(Method::POST, &uri, body, headers))
             .await;
 
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{why}");
@@ -147,18 +134,13 @@ async fn reserve_answers_malformed_requests_with_400_bad_request(db: PgPool) {
 async fn reserve_accepts_a_body_without_content_type_or_with_a_charset(db: PgPool) {
     let app = TestApp::new(db);
     let uri = format!("/api/v1/pool/{POOL}/reserve");
+    let charset = [(header::CONTENT_TYPE, "application/json; charset=utf-8")];
 
-    for (sub, content_type) in [
-        ("plain", None),
-        ("charset", Some("application/json; charset=utf-8")),
-    ] {
-        let mut request = Request::builder().method(Method::POST).uri(&uri);
-        if let Some(content_type) = content_type {
-            request = request.header(header::CONTENT_TYPE, content_type);
-        }
+    for (sub, headers) in [("plain", &[][..]), ("charset", &charset[..])] {
         let body = json!({"subdomain": sub}).to_string();
+
         let reply = app
-            .send(request.body(Full::new(Bytes::from(body))).unwrap())
+            .send(raw_request(Method::POST, &uri, &body, headers))
             .await;
 
         assert_eq!(reply.status, StatusCode::CREATED, "{sub}: {:?}", reply.body);

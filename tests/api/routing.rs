@@ -1,10 +1,8 @@
 use std::collections::BTreeSet;
 
-use bytes::Bytes;
-use http::{Method, Request, StatusCode, header};
-use http_body_util::Full;
+use http::{Method, StatusCode, header};
 use pdm_core::http::{Endpoint, Route};
-use pdm_tests::{POOL, TestApp, config};
+use pdm_tests::{POOL, TestApp, config, raw_request};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -111,28 +109,25 @@ async fn bearer_tokens_guard_the_mutating_routes_and_list_only(db: PgPool) {
     // Arrange
     let config = config(&[("PDM_API_TOKENS", "catalyst=right-token")]);
     let app = TestApp::with_config(db, &config);
-    let reserve = |sub: &str, authorization: Option<&str>| {
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(format!("/api/v1/pool/{POOL}/reserve"))
-            .header(header::CONTENT_TYPE, "application/json");
-        if let Some(value) = authorization {
-            request = request.header(header::AUTHORIZATION, value);
+    let reserve = |sub: &str, authorization: &str| {
+        let mut headers = vec![(header::CONTENT_TYPE, "application/json")];
+        if !authorization.is_empty() {
+            headers.push((header::AUTHORIZATION, authorization));
         }
-        request
-            .body(Full::new(Bytes::from(
-                json!({"subdomain": sub}).to_string(),
-            )))
-            .unwrap()
+        let body = json!({"subdomain": sub}).to_string();
+        raw_request(
+            Method::POST,
+            &format!("/api/v1/pool/{POOL}/reserve"),
+            &body,
+            &headers,
+        )
     };
 
     // Act
-    let missing = app.send(reserve("a1", None)).await;
-    let not_bearer = app
-        .send(reserve("a2", Some("Basic cmlnaHQtdG9rZW4=")))
-        .await;
-    let wrong = app.send(reserve("a3", Some("Bearer wrong-token"))).await;
-    let right = app.send(reserve("a4", Some("Bearer right-token"))).await;
+    let missing = app.send(reserve("a1", "")).await;
+    let not_bearer = app.send(reserve("a2", "Basic cmlnaHQtdG9rZW4=")).await;
+    let wrong = app.send(reserve("a3", "Bearer wrong-token")).await;
+    let right = app.send(reserve("a4", "Bearer right-token")).await;
     let list = app.get(&format!("/api/v1/pool/{POOL}/list")).await;
     let release = app.release("a4").await;
 

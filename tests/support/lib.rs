@@ -191,6 +191,22 @@ impl TestApp {
     }
 }
 
+/// A request with a raw body and the given headers, for malformed or unusual requests.
+pub fn raw_request(
+    method: Method,
+    uri: &str,
+    body: &str,
+    headers: &[(header::HeaderName, &str)],
+) -> Request<Full<Bytes>> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        builder = builder.header(name, *value);
+    }
+    builder
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .expect("valid request")
+}
+
 /// A request with a JSON body (and its content type) when `body` is given.
 pub fn request(method: Method, uri: &str, body: Option<Value>) -> Request<Full<Bytes>> {
     let builder = Request::builder().method(method).uri(uri);

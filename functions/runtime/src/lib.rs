@@ -89,28 +89,13 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// The address `$PORT` names (default 8080) on every interface, as Knative expects.
-pub fn port_address(port: u16) -> SocketAddr {
-    SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))
+/// Binds `$PORT` (Knative's contract) on every interface.
+pub async fn bind_port(port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).await
 }
 
-/// Binds `address` and serves `service` until `shutdown`, then drains.
-pub async fn serve<S, B>(address: SocketAddr, service: S, shutdown: Shutdown) -> std::io::Result<()>
-where
-    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    let listener = TcpListener::bind(address).await?;
-    serve_listener(listener, service, shutdown).await
-}
-
-/// Serves on an already bound listener (tests bind port 0), until `shutdown`, then drains.
-pub async fn serve_listener<S, B>(
+/// Serves `service` on `listener` until `shutdown`, then lets in-flight requests finish.
+pub async fn serve<S, B>(
     listener: TcpListener,
     service: S,
     shutdown: Shutdown,

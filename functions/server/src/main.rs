@@ -46,10 +46,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
         config.sweeper_interval,
         shutdown.clone(),
     ));
-    let address = pdm_runtime::port_address(config.port);
-    pdm_runtime::serve(address, Endpoint::router(ctx), shutdown)
+    let listener = pdm_runtime::bind_port(config.port)
         .await
-        .with_context(|| format!("cannot serve on {address}"))?;
+        .with_context(|| format!("cannot listen on port {}", config.port))?;
+    pdm_runtime::serve(listener, Endpoint::router(ctx), shutdown)
+        .await
+        .context("the server failed")?;
     sweeper.await.context("the sweeper task panicked")?;
     tracing::info!("stopped");
     Ok(())
