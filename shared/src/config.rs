@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::ManagedDomains;
+use crate::dns::DEFAULT_SOVEREIGN_HOSTS;
+use crate::domain::{ManagedDomains, Subdomain};
 
 /// Used when `PDM_DATABASE_URL` is unset, so that a fresh checkout runs against the machine's
 /// local PostgreSQL without any setup.
@@ -22,6 +23,9 @@ pub struct Config {
     pub db_max_connections: u32,
     pub dynadot_api_key: Option<SecretString>,
     pub dynadot_api_url: String,
+    pub dynadot_timeout: Duration,
+    /// Host labels each sovereign gets under its subdomain (`*` alone covers the others).
+    pub sovereign_hosts: Vec<String>,
     pub managed_domains: ManagedDomains,
     pub reservation_ttl: Duration,
     pub sweeper_interval: Duration,
@@ -74,6 +78,11 @@ impl Config {
             })?,
             dynadot_api_key: var("DYNADOT_API_KEY").map(|key| SecretString::from(key.trim())),
             dynadot_api_url: parsed("DYNADOT_API_URL", DEFAULT_DYNADOT_API_URL).0,
+            dynadot_timeout: parse_with(parsed("DYNADOT_TIMEOUT", "30s"), positive_duration)?,
+            sovereign_hosts: parse_with(
+                parsed("PDM_SOVEREIGN_HOSTS", &DEFAULT_SOVEREIGN_HOSTS.join(",")),
+                sovereign_hosts,
+            )?,
             managed_domains: parse_with(managed, ManagedDomains::parse)?,
             reservation_ttl: parse_with(parsed("PDM_RESERVATION_TTL", "10m"), positive_duration)?,
             sweeper_interval: parse_with(parsed("PDM_SWEEPER_INTERVAL", "30s"), positive_duration)?,
@@ -107,6 +116,30 @@ fn positive_duration(value: &str) -> Result<Duration, String> {
         Ok(d) => Ok(d),
         Err(e) => Err(format!("{e} (expected a duration such as 90s, 10m or 1h)")),
     }
+}
+
+/// `*` and plain labels, comma/space separated, de-duplicated in order.
+fn sovereign_hosts(list: &str) -> Result<Vec<String>, String> {
+    let mut hosts: Vec<String> = Vec::new();
+    for raw in list.split(|c: char| c == ',' || c.is_whitespace()) {
+        if raw.is_empty() {
+            continue;
+        }
+        let host = if raw == "*" {
+            raw.to_owned()
+        } else {
+            Subdomain::parse(raw)
+                .map_err(|e| format!("{raw:?}: {e}"))?
+                .to_string()
+        };
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    if hosts.is_empty() {
+        return Err("at least one host is needed".to_owned());
+    }
+    Ok(hosts)
 }
 
 /// Bearer tokens accepted on mutating endpoints, each with a name for the logs.
@@ -187,6 +220,11 @@ mod tests {
         assert_eq!(config.database_url(), DEFAULT_DATABASE_URL);
         assert!(config.dynadot_api_key.is_none());
         assert_eq!(config.dynadot_api_url, DEFAULT_DYNADOT_API_URL);
+        assert_eq!(config.dynadot_timeout, Duration::from_secs(30));
+        assert_eq!(
+            config.sovereign_hosts,
+            ["*", "console", "gitea", "harbor", "admin", "api"]
+        );
         assert_eq!(domains(&config), ["omani.works", "openova.io"]);
         assert_eq!(config.reservation_ttl, Duration::from_secs(600));
         assert_eq!(config.sweeper_interval, Duration::from_secs(30));
@@ -222,10 +260,19 @@ mod tests {
             ("PORT", "70000"),
             ("DYNADOT_MANAGED_DOMAINS", "not a domain"),
             ("PDM_DB_MAX_CONNECTIONS", "0"),
+            ("PDM_SOVEREIGN_HOSTS", "*,-bad"),
+            ("PDM_SOVEREIGN_HOSTS", " , "),
+            ("DYNADOT_TIMEOUT", "soon"),
         ] {
             let error = config(&[(variable, value)]).expect_err(value);
             assert_eq!(error.variable, variable, "{value}");
         }
+    }
+
+    #[test]
+    fn sovereign_hosts_can_be_narrowed_to_the_wildcard() {
+        let config = config(&[("PDM_SOVEREIGN_HOSTS", "* , *,Console")]).unwrap();
+        assert_eq!(config.sovereign_hosts, ["*", "console"]);
     }
 
     #[test]

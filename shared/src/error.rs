@@ -16,6 +16,8 @@ pub enum Error {
     MissingLbIp(String),
     #[error("the name is held by a reservation or already allocated")]
     Conflict,
+    #[error("{0}")]
+    PoolFull(String),
     #[error("the reservation token does not match")]
     TokenMismatch,
     #[error("no such allocation")]
@@ -34,9 +36,10 @@ pub enum Error {
     MethodNotAllowed(http::Method),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
-    /// The database cannot be reached right now; the client may retry.
-    #[error("the database is unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    /// A dependency (the database, or the DNS provider when PDM must ask it) cannot be
+    /// reached right now; the client may retry.
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str, #[source] anyhow::Error),
     /// A bug or an unforeseen failure: its chain is logged, never sent.
     #[error("internal error")]
     Unexpected(#[from] anyhow::Error),
@@ -52,6 +55,7 @@ impl Error {
             Self::Reserved(_) => "reserved",
             Self::MissingLbIp(_) => "missing-lb-ip",
             Self::Conflict => "conflict",
+            Self::PoolFull(_) => "pool-full",
             Self::TokenMismatch => "token-mismatch",
             Self::NotFound => "not-found",
             Self::AlreadyActive => "already-active",
@@ -61,7 +65,7 @@ impl Error {
             Self::NoRoute(_) => "not-found",
             Self::MethodNotAllowed(_) => "method-not-allowed",
             Self::PayloadTooLarge(_) => "payload-too-large",
-            Self::Unavailable(_) => "unavailable",
+            Self::Unavailable(..) => "unavailable",
             Self::Unexpected(_) => "internal",
         }
     }
@@ -74,7 +78,7 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => Self::Unavailable(error),
+            | sqlx::Error::Tls(_) => Self::Unavailable("the database", error.into()),
             other => Self::Unexpected(anyhow::Error::new(other).context("database query failed")),
         }
     }

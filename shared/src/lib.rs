@@ -17,7 +17,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -43,19 +42,13 @@ impl Ctx {
     /// a restart) and picks the DNS provider, saying loudly what was defaulted.
     pub fn from_config(config: &Config) -> anyhow::Result<Arc<Self>> {
         let pool = connect_lazy(config)?;
-        Ok(Self::with_pool(config, pool, dns_provider(config)))
+        Ok(Self::with_pool(config, pool, dns_provider(config)?))
     }
 
     /// For tests and tools that bring their own pool and provider.
     pub fn with_pool(config: &Config, pool: PgPool, dns: Arc<dyn dns::DnsProvider>) -> Arc<Self> {
-        let pdm = Pdm::new(
-            store::Store::new(pool),
-            dns,
-            config.managed_domains.clone(),
-            config.reservation_ttl,
-        );
         Arc::new(Self {
-            pdm,
+            pdm: Pdm::new(store::Store::new(pool), dns, config),
             api_tokens: config.api_tokens.clone(),
         })
     }
@@ -86,21 +79,20 @@ fn connect_lazy(config: &Config) -> anyhow::Result<PgPool> {
         .connect_lazy_with(options))
 }
 
-fn dns_provider(config: &Config) -> Arc<dyn dns::DnsProvider> {
-    match &config.dynadot_api_key {
-        Some(key) if !key.expose_secret().is_empty() => {
-            tracing::warn!(
-                "DYNADOT_API_KEY is set but this build has no Dynadot provider yet: \
-                 using the LOG-ONLY DNS provider, no records will be written"
-            );
-            Arc::new(dns::LogOnly)
-        }
-        _ => {
-            tracing::warn!(
-                "DYNADOT_API_KEY is not set: using the LOG-ONLY DNS provider, \
-                 no records will be written"
-            );
-            Arc::new(dns::LogOnly)
-        }
-    }
+fn dns_provider(config: &Config) -> anyhow::Result<Arc<dyn dns::DnsProvider>> {
+    let Some(key) = &config.dynadot_api_key else {
+        tracing::warn!(
+            "DYNADOT_API_KEY is not set: using the LOG-ONLY DNS provider, \
+             no records will be written"
+        );
+        return Ok(Arc::new(dns::LogOnly));
+    };
+    let dynadot = dns::dynadot::Dynadot::new(
+        &config.dynadot_api_url,
+        key.clone(),
+        config.dynadot_timeout,
+        dns::dynadot::RetryPolicy::default(),
+    )?;
+    tracing::info!(hosts = ?config.sovereign_hosts, "DNS provider: Dynadot api3");
+    Ok(Arc::new(dynadot))
 }

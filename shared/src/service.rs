@@ -1,5 +1,7 @@
-//! The allocation state machine: free → reserved → active → free, with lapsed reservations
-//! counting as free. Inputs arrive parsed; every refusal is an [`Error`].
+//! The allocation state machine: free → reserved → active → releasing → free, with lapsed
+//! reservations counting as free. The table is the truth; DNS follows it: every change DNS
+//! owes is recorded on the row first, applied under the zone's lock, and retried by the
+//! reconciler until it lands, so even a crash between the two converges.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -8,14 +10,20 @@ use std::time::Duration;
 use tracing::{info, instrument, warn};
 use uuid::Uuid;
 
-use crate::Error;
-use crate::dns::{DnsProvider, SovereignRecords};
+use crate::dns::{DnsProvider, SovereignRecords, ZoneUsage};
 use crate::domain::{ManagedDomains, PoolDomain, Subdomain};
-use crate::store::{Activation, Allocation, State, Store};
+use crate::store::{Activation, Allocation, DnsState, Reservation, State, Store, ZoneRoom};
+use crate::{Config, Error};
 
 /// How many lapsed reservations the sweeper deletes per statement: small enough that no lock
 /// is held for long.
 pub const SWEEP_BATCH: i64 = 500;
+/// How many owed DNS changes one reconciler pass takes at a time.
+const RECONCILE_BATCH: i64 = 50;
+/// How long a claimed change is left to its reconciler before another may take it.
+const RECONCILE_LEASE: Duration = Duration::from_secs(120);
+/// How old a zone's measured room may grow before the reconciler measures it again.
+const ZONE_REFRESH_AGE: Duration = Duration::from_secs(300);
 /// The largest page `list` hands out.
 pub const MAX_PAGE: i64 = 1000;
 
@@ -31,7 +39,7 @@ pub struct Availability {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DnsSync {
     Written,
-    /// The row changed but the provider failed; the change is still owed.
+    /// The row changed but DNS did not follow yet; the reconciler keeps trying.
     Pending,
 }
 
@@ -52,32 +60,43 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+/// What one maintenance run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SweepReport {
-    pub deleted: u64,
-    pub batches: u32,
+pub struct MaintenanceReport {
+    /// Lapsed reservations deleted, and in how many batches.
+    pub swept: u64,
+    pub sweep_batches: u32,
+    /// Owed DNS changes applied, and those still pending after this run.
+    pub dns_synced: u32,
+    pub dns_pending: u32,
+    /// Zones whose room was measured.
+    pub zones_measured: u32,
 }
 
-/// PDM's operations over one store and one DNS provider. Cheap to share behind an `Arc`.
+/// PDM's operations over one store and one DNS provider. Shared behind an `Arc`.
 pub struct Pdm {
     store: Store,
     dns: Arc<dyn DnsProvider>,
     domains: ManagedDomains,
     reservation_ttl: Duration,
+    sovereign_hosts: Vec<String>,
+    /// First retry delay of a failed DNS change; doubles per attempt.
+    dns_retry_base: Duration,
+    /// One DNS change at a time in this process, so that waiters for the cross-replica lock
+    /// do not each hold a database connection.
+    dns_gate: tokio::sync::Mutex<()>,
 }
 
 impl Pdm {
-    pub fn new(
-        store: Store,
-        dns: Arc<dyn DnsProvider>,
-        domains: ManagedDomains,
-        reservation_ttl: Duration,
-    ) -> Self {
+    pub fn new(store: Store, dns: Arc<dyn DnsProvider>, config: &Config) -> Self {
         Self {
             store,
             dns,
-            domains,
-            reservation_ttl,
+            domains: config.managed_domains.clone(),
+            reservation_ttl: config.reservation_ttl,
+            sovereign_hosts: config.sovereign_hosts.clone(),
+            dns_retry_base: config.sweeper_interval,
+            dns_gate: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -87,6 +106,10 @@ impl Pdm {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn dns_provider(&self) -> &dyn DnsProvider {
+        self.dns.as_ref()
     }
 
     /// Whether `raw_sub` could be reserved in `raw_pool` now, decided from the table alone.
@@ -113,7 +136,17 @@ impl Pdm {
             Some(held) if !held.lapsed => {
                 Some(("reserved-state", format!("{fqdn} is held by a reservation")))
             }
-            _ => None,
+            _ => match self.room(&pool).await {
+                Ok(Some(room)) if !self.fits(room, &pool, &sub).await? => {
+                    Some(("pool-full", format!("{pool} cannot take another sovereign")))
+                }
+                Ok(_) => None,
+                // Check stays an answer; reserve will refuse if the room is still unknown.
+                Err(error) => {
+                    warn!(error.message = %error, "zone room unknown; check assumes it fits");
+                    None
+                }
+            },
         };
         Ok(Availability { fqdn, refusal })
     }
@@ -133,7 +166,8 @@ impl Pdm {
         Ok((pool, sub, fqdn))
     }
 
-    /// Holds the name for the reservation TTL, taking over a lapsed reservation.
+    /// Holds the name for the reservation TTL, taking over a lapsed reservation, and only
+    /// when the zone can take the sovereign's records once committed.
     #[instrument(skip_all, fields(%pool, %sub))]
     pub async fn reserve(
         &self,
@@ -141,17 +175,29 @@ impl Pdm {
         sub: &Subdomain,
         created_by: &str,
     ) -> Result<Allocation, Error> {
-        let reserved = self
-            .store
-            .reserve(pool, sub, self.reservation_ttl, created_by)
+        let room = self
+            .room(pool)
             .await?
-            .ok_or(Error::Conflict)?;
-        info!(expires_at = ?reserved.expires_at, "reserved");
-        Ok(reserved)
+            .map(|room| (room, self.sovereign_hosts.len()));
+        match self
+            .store
+            .reserve(pool, sub, self.reservation_ttl, created_by, room)
+            .await?
+        {
+            Reservation::Made(reserved) => {
+                info!(expires_at = ?reserved.expires_at, "reserved");
+                Ok(*reserved)
+            }
+            Reservation::Held => Err(Error::Conflict),
+            Reservation::Full => Err(Error::PoolFull(format!(
+                "{pool} cannot take the {} records of another sovereign",
+                self.sovereign_hosts.len()
+            ))),
+        }
     }
 
-    /// Flips the reservation to active (the row first), then publishes its records.
-    /// A repeated commit of the same allocation answers as the first did.
+    /// Flips the reservation to active (the row first, owing its records), then publishes
+    /// them. A repeated commit of the same allocation answers as the first did.
     #[instrument(skip_all, fields(%pool, %sub, lb = %commit.load_balancer_ip))]
     pub async fn commit(
         &self,
@@ -164,6 +210,7 @@ impl Pdm {
             token: commit.token,
             sovereign_fqdn: &commit.sovereign_fqdn,
             load_balancer_ip: &ip,
+            hosts: &self.sovereign_hosts,
         };
         let allocation = match self.store.activate(pool, sub, &activation).await? {
             Some(activated) => activated,
@@ -172,13 +219,7 @@ impl Pdm {
                     .await?
             }
         };
-        let records = SovereignRecords {
-            pool: pool.clone(),
-            sub: sub.clone(),
-            target: commit.load_balancer_ip,
-        };
-        let sync = self.sync_dns(self.dns.publish(&records).await);
-        Ok((allocation, sync))
+        Ok((allocation, self.sync(pool, sub).await))
     }
 
     /// Why no reservation matched; the same allocation again when this commit already won.
@@ -188,7 +229,12 @@ impl Pdm {
         sub: &Subdomain,
         activation: &Activation<'_>,
     ) -> Result<Allocation, Error> {
-        let held = self.store.find(pool, sub).await?.ok_or(Error::NotFound)?;
+        let held = self
+            .store
+            .find(pool, sub)
+            .await?
+            .filter(|held| held.releasing_since.is_none())
+            .ok_or(Error::NotFound)?;
         let same_token = Some(held.reservation_token) == activation.token;
         match held.state {
             State::Active
@@ -209,7 +255,8 @@ impl Pdm {
         }
     }
 
-    /// Deletes the allocation and withdraws its records.
+    /// Frees the name: a reservation at once; an allocation once its records are gone (until
+    /// then the name stays taken, and the reconciler finishes the removal).
     #[instrument(skip_all, fields(%pool, %sub))]
     pub async fn release(
         &self,
@@ -217,24 +264,16 @@ impl Pdm {
         sub: &Subdomain,
     ) -> Result<(String, DnsSync), Error> {
         let fqdn = pool.fqdn(sub)?;
-        let released = self.store.delete(pool, sub).await?.ok_or(Error::NotFound)?;
-        let target = released
-            .load_balancer_ip
-            .as_deref()
-            .and_then(|ip| ip.parse::<IpAddr>().ok());
-        let sync = match target {
-            Some(target) => {
-                let records = SovereignRecords {
-                    pool: pool.clone(),
-                    sub: sub.clone(),
-                    target,
-                };
-                self.sync_dns(self.dns.withdraw(&records).await)
-            }
-            // A reservation never had records.
-            None => DnsSync::Written,
-        };
-        info!(state = ?released.state, "released");
+        if self.store.delete_reservation(pool, sub).await?.is_some() {
+            info!("released a reservation");
+            return Ok((fqdn, DnsSync::Written));
+        }
+        self.store
+            .mark_releasing(pool, sub)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let sync = self.sync(pool, sub).await;
+        info!(?sync, "released an allocation");
         Ok((fqdn, sync))
     }
 
@@ -268,20 +307,57 @@ impl Pdm {
         Ok(Page { allocations, next })
     }
 
-    /// Deletes every lapsed reservation, batch by batch.
+    /// The sweeper's run: delete lapsed reservations, measure stale zones, and retry every
+    /// DNS change that is due.
     #[instrument(skip_all)]
-    pub async fn sweep(&self) -> Result<SweepReport, Error> {
-        let mut report = SweepReport::default();
+    pub async fn maintain(&self) -> Result<MaintenanceReport, Error> {
+        let mut report = MaintenanceReport::default();
         loop {
             let deleted = self.store.delete_lapsed(SWEEP_BATCH).await?;
-            report.deleted += deleted;
-            report.batches += 1;
+            report.swept += deleted;
+            report.sweep_batches += 1;
             if deleted < u64::try_from(SWEEP_BATCH).unwrap_or(u64::MAX) {
                 break;
             }
         }
-        if report.deleted > 0 {
-            info!(deleted = report.deleted, "swept lapsed reservations");
+        if self.dns.record_limit().is_some() {
+            let pools: Vec<String> = self.domains.iter().map(ToString::to_string).collect();
+            for stale in self.store.stale_zones(&pools, ZONE_REFRESH_AGE).await? {
+                let pool = self.domains.resolve(&stale)?;
+                match self.measure(&pool).await {
+                    Ok(_) => report.zones_measured += 1,
+                    Err(error) => warn!(%pool, error.message = %error, "cannot measure the zone"),
+                }
+            }
+        }
+        loop {
+            let due = self
+                .store
+                .claim_pending(RECONCILE_BATCH, RECONCILE_LEASE)
+                .await?;
+            for (raw_pool, raw_sub) in &due {
+                let (Ok(pool), Ok(sub)) =
+                    (self.domains.resolve(raw_pool), Subdomain::parse(raw_sub))
+                else {
+                    warn!(
+                        pool = raw_pool,
+                        sub = raw_sub,
+                        "pending row of an unmanaged pool"
+                    );
+                    continue;
+                };
+                match self.sync(&pool, &sub).await {
+                    DnsSync::Written => report.dns_synced += 1,
+                    DnsSync::Pending => report.dns_pending += 1,
+                }
+            }
+            if due.len() < usize::try_from(RECONCILE_BATCH).unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+        let changes = u64::from(report.dns_synced + report.dns_pending + report.zones_measured);
+        if report.swept + changes > 0 {
+            info!(?report, "maintenance");
         }
         Ok(report)
     }
@@ -297,13 +373,133 @@ impl Pdm {
         }
     }
 
-    fn sync_dns(&self, result: Result<(), crate::dns::DnsError>) -> DnsSync {
-        match result {
-            Ok(()) => DnsSync::Written,
+    /// Makes DNS hold what the row of `sub` says, under the zone's lock. Failures leave the
+    /// change pending for the reconciler; they are never an error of the request.
+    pub async fn sync(&self, pool: &PoolDomain, sub: &Subdomain) -> DnsSync {
+        let synced = async {
+            let _gate = self.dns_gate.lock().await;
+            let key = self.dns.lock_key(pool);
+            let applied: Result<DnsSync, Error> = self
+                .store
+                .with_lock(&key, || self.apply_owed_change(pool, sub))
+                .await?;
+            applied
+        };
+        synced.await.unwrap_or_else(|error: Error| {
+            warn!(%pool, %sub, error.message = %error, "DNS change stays pending");
+            DnsSync::Pending
+        })
+    }
+
+    /// Reads the row under the lock (so no stale decision is applied) and applies what it owes.
+    async fn apply_owed_change(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+    ) -> Result<DnsSync, Error> {
+        let Some(row) = self.store.find(pool, sub).await? else {
+            return Ok(DnsSync::Written);
+        };
+        if row.dns_state == DnsState::Synced {
+            return Ok(DnsSync::Written);
+        }
+        let target = row
+            .load_balancer_ip
+            .as_deref()
+            .and_then(|ip| ip.parse().ok());
+        let (Some(target), State::Active) = (target, row.state) else {
+            // Nothing to publish for a row without an address.
+            self.store.settle(pool, sub, row.dns_version).await?;
+            return Ok(DnsSync::Written);
+        };
+        let records = SovereignRecords {
+            pool: pool.clone(),
+            sub: sub.clone(),
+            target,
+            hosts: row
+                .dns_hosts
+                .clone()
+                .unwrap_or_else(|| self.sovereign_hosts.clone()),
+        };
+        let change = if row.releasing_since.is_some() {
+            self.dns.withdraw(&records).await
+        } else {
+            self.dns.publish(&records).await
+        };
+        match change {
+            Ok(usage) => {
+                self.store.settle(pool, sub, row.dns_version).await?;
+                if let Some(usage) = usage {
+                    self.save_room(pool, &usage).await?;
+                }
+                Ok(DnsSync::Written)
+            }
             Err(error) => {
-                warn!(provider = self.dns.name(), error.message = %error, "DNS change is pending");
-                DnsSync::Pending
+                warn!(provider = self.dns.name(), error.message = %error, "DNS change failed");
+                let message = error.to_string();
+                self.store
+                    .defer(pool, sub, row.dns_version, &message, self.dns_retry_base)
+                    .await?;
+                Ok(DnsSync::Pending)
             }
         }
+    }
+
+    /// The zone's room when the provider limits records: as last measured, or measured now
+    /// when it never was.
+    async fn room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, Error> {
+        if self.dns.record_limit().is_none() {
+            return Ok(None);
+        }
+        match self.store.zone_room(pool).await? {
+            Some(room) => Ok(Some(room)),
+            None => self.measure(pool).await,
+        }
+    }
+
+    /// Whether one more sovereign's records fit beside everything the zone holds.
+    async fn fits(
+        &self,
+        room: ZoneRoom,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+    ) -> Result<bool, Error> {
+        let hosts = self.sovereign_hosts.len();
+        let held = self.store.held_records(pool, Some(sub), hosts).await?;
+        let needed =
+            i64::from(room.foreign_records) + held + i64::try_from(hosts).unwrap_or(i64::MAX);
+        Ok(needed <= i64::from(room.record_limit))
+    }
+
+    /// Reads the zone (under its lock: the provider may allow one request at a time) and
+    /// saves its room.
+    async fn measure(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, Error> {
+        let usage = {
+            let _gate = self.dns_gate.lock().await;
+            self.store
+                .with_lock(&self.dns.lock_key(pool), || self.dns.usage(pool))
+                .await?
+        };
+        let usage = usage.map_err(|e| Error::Unavailable("the DNS provider", e.into()))?;
+        match usage {
+            Some(usage) => Ok(Some(self.save_room(pool, &usage).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Saves the zone's room: its limit and the records no allocation owns.
+    async fn save_room(&self, pool: &PoolDomain, usage: &ZoneUsage) -> Result<ZoneRoom, Error> {
+        let owned = self.store.owned_names(pool).await?;
+        let foreign = usage
+            .records
+            .iter()
+            .filter(|(name, address)| !(*address && owned.contains(&name.to_ascii_lowercase())))
+            .count();
+        let room = ZoneRoom {
+            record_limit: i32::try_from(usage.record_limit).unwrap_or(i32::MAX),
+            foreign_records: i32::try_from(foreign).unwrap_or(i32::MAX),
+        };
+        self.store.save_zone_room(pool, room).await?;
+        Ok(room)
     }
 }

@@ -1,7 +1,9 @@
-//! The `pool_allocations` table. Every state change is one SQL statement, so PostgreSQL picks
-//! the winner of any race, across however many replicas share the database. Time is the
-//! database's `now()`, so replicas with skewed clocks still agree on what has expired.
+//! The `pool_allocations` and `pool_zones` tables. Every state change is one SQL statement (or
+//! one short transaction), so PostgreSQL picks the winner of any race, across however many
+//! replicas share the database. Time is the database's `now()`, so replicas with skewed clocks
+//! still agree on what has expired.
 
+use std::future::Future;
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -19,6 +21,14 @@ pub enum State {
     Active,
 }
 
+/// Whether DNS holds what the row says it should.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum DnsState {
+    Pending,
+    Synced,
+}
+
 /// One row of `pool_allocations`.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Allocation {
@@ -34,6 +44,12 @@ pub struct Allocation {
     pub created_by: String,
     /// A reservation past its deadline: it holds nothing and may be taken over or swept.
     pub lapsed: bool,
+    pub dns_state: DnsState,
+    pub dns_version: i64,
+    /// Hosts written at commit.
+    pub dns_hosts: Option<Vec<String>>,
+    /// Set once release was asked for; the row goes when its records are gone.
+    pub releasing_since: Option<OffsetDateTime>,
 }
 
 /// The columns of [`Allocation`], `lapsed` computed by the database's clock.
@@ -41,7 +57,8 @@ macro_rules! allocation_columns {
     () => {
         "pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn, \
          load_balancer_ip, reservation_token, created_by, \
-         (state = 'reserved' and expires_at <= now()) as lapsed"
+         (state = 'reserved' and expires_at <= now()) as lapsed, \
+         dns_state, dns_version, dns_hosts, releasing_since"
     };
 }
 
@@ -51,6 +68,24 @@ pub struct Activation<'a> {
     pub token: Option<Uuid>,
     pub sovereign_fqdn: &'a str,
     pub load_balancer_ip: &'a str,
+    pub hosts: &'a [String],
+}
+
+/// What a zone with a record limit can still take, as last measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneRoom {
+    pub record_limit: i32,
+    pub foreign_records: i32,
+}
+
+/// The outcome of a reservation attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reservation {
+    Made(Box<Allocation>),
+    /// The name is held by a live reservation or is active.
+    Held,
+    /// The zone cannot take another sovereign's records.
+    Full,
 }
 
 #[derive(Debug, Clone)]
@@ -89,45 +124,53 @@ impl Store {
         .await
     }
 
-    /// Reserves the name, or takes over a lapsed reservation of it, in one statement.
-    /// `None` when the name is held by a live reservation or is active.
+    /// Reserves the name, or takes over a lapsed reservation of it. With `room`, the zone's
+    /// capacity is checked and the name reserved under one per-pool lock, so two racers cannot
+    /// both take the last place.
     pub async fn reserve(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
         ttl: Duration,
         created_by: &str,
-    ) -> Result<Option<Allocation>, sqlx::Error> {
-        // Concurrent inserts of one key serialize on the primary key; the loser re-checks the
-        // `where` against the winner's row, finds a live reservation and returns nothing.
-        // language=PostgreSQL
-        sqlx::query_as(concat!(
-            "insert into pool_allocations as held
-                 (pool_domain, subdomain, state, reserved_at, expires_at, reservation_token, created_by)
-             values ($1, $2, 'reserved', now(), now() + $3, $4, $5)
-             on conflict (pool_domain, subdomain) do update
-             set state = 'reserved',
-                 reserved_at = excluded.reserved_at,
-                 expires_at = excluded.expires_at,
-                 sovereign_fqdn = null,
-                 load_balancer_ip = null,
-                 reservation_token = excluded.reservation_token,
-                 created_by = excluded.created_by
-             where held.state = 'reserved' and held.expires_at <= now()
-             returning ",
-            allocation_columns!()
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(ttl)
-        .bind(Uuid::new_v4())
-        .bind(created_by)
-        .fetch_optional(&self.pool)
-        .await
+        room: Option<(ZoneRoom, usize)>,
+    ) -> Result<Reservation, sqlx::Error> {
+        let Some((room, hosts)) = room else {
+            let made = reserve_statement(pool, sub, ttl, created_by)
+                .fetch_optional(&self.pool)
+                .await?;
+            return Ok(made.map_or(Reservation::Held, |a| Reservation::Made(Box::new(a))));
+        };
+        let mut tx = self.pool.begin().await?;
+        lock(&mut tx, &format!("reserve:{pool}")).await?;
+        // A new statement after the lock: its snapshot sees every reservation made before.
+        let held = held_records(pool, Some(sub), hosts)
+            .fetch_one(&mut *tx)
+            .await?;
+        if i64::from(room.foreign_records) + held + as_i64(hosts) > i64::from(room.record_limit) {
+            return Ok(Reservation::Full);
+        }
+        let made = reserve_statement(pool, sub, ttl, created_by)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(made.map_or(Reservation::Held, |a| Reservation::Made(Box::new(a))))
     }
 
-    /// Flips a live reservation holding `token` to active. `None` when there is no such
-    /// reservation; [`Store::find`] then tells why.
+    /// Records the pool's allocations hold (or will once published), besides `except`.
+    pub async fn held_records(
+        &self,
+        pool: &PoolDomain,
+        except: Option<&Subdomain>,
+        hosts: usize,
+    ) -> Result<i64, sqlx::Error> {
+        held_records(pool, except, hosts)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Flips a live reservation holding `token` to active, owing its records to DNS. `None`
+    /// when there is no such reservation; [`Store::find`] then tells why.
     pub async fn activate(
         &self,
         pool: &PoolDomain,
@@ -137,7 +180,9 @@ impl Store {
         // language=PostgreSQL
         sqlx::query_as(concat!(
             "update pool_allocations
-             set state = 'active', expires_at = null, sovereign_fqdn = $4, load_balancer_ip = $5
+             set state = 'active', expires_at = null, sovereign_fqdn = $4, load_balancer_ip = $5,
+                 dns_hosts = $6, dns_state = 'pending', dns_version = dns_version + 1,
+                 dns_attempts = 0, dns_last_error = null, dns_retry_at = now()
              where pool_domain = $1 and subdomain = $2
                and state = 'reserved' and reservation_token = $3 and expires_at > now()
              returning ",
@@ -148,25 +193,138 @@ impl Store {
         .bind(activation.token)
         .bind(activation.sovereign_fqdn)
         .bind(activation.load_balancer_ip)
+        .bind(activation.hosts)
         .fetch_optional(&self.pool)
         .await
     }
 
-    /// Deletes the row, returning what it held.
-    pub async fn delete(
+    /// Deletes the name if it is only reserved: a reservation has no records to remove.
+    pub async fn delete_reservation(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
     ) -> Result<Option<Allocation>, sqlx::Error> {
         // language=PostgreSQL
         sqlx::query_as(concat!(
-            "delete from pool_allocations where pool_domain = $1 and subdomain = $2 returning ",
+            "delete from pool_allocations
+             where pool_domain = $1 and subdomain = $2 and state = 'reserved'
+             returning ",
             allocation_columns!()
         ))
         .bind(pool.as_str())
         .bind(sub.as_str())
         .fetch_optional(&self.pool)
         .await
+    }
+
+    /// Marks an active allocation as releasing: its records are now owed to removal.
+    pub async fn mark_releasing(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+    ) -> Result<Option<Allocation>, sqlx::Error> {
+        // language=PostgreSQL
+        sqlx::query_as(concat!(
+            "update pool_allocations
+             set releasing_since = coalesce(releasing_since, now()), dns_state = 'pending',
+                 dns_version = dns_version + 1, dns_attempts = 0, dns_retry_at = now()
+             where pool_domain = $1 and subdomain = $2 and state = 'active'
+             returning ",
+            allocation_columns!()
+        ))
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// DNS now holds what `version` of the row asked for: mark it synced, or delete the row
+    /// when that was a release. A row changed since (a newer version) stays pending.
+    pub async fn settle(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        version: i64,
+    ) -> Result<(), sqlx::Error> {
+        // language=PostgreSQL
+        sqlx::query(
+            "with settled as (
+                 delete from pool_allocations
+                 where pool_domain = $1 and subdomain = $2 and dns_version = $3
+                   and releasing_since is not null
+                 returning 1)
+             update pool_allocations
+             set dns_state = 'synced', dns_attempts = 0, dns_last_error = null, dns_retry_at = null
+             where pool_domain = $1 and subdomain = $2 and dns_version = $3
+               and releasing_since is null",
+        )
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .bind(version)
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+
+    /// Records a failed DNS change and when to retry it: `base`, doubling per attempt, at most
+    /// five minutes.
+    pub async fn defer(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        version: i64,
+        error: &str,
+        base: Duration,
+    ) -> Result<(), sqlx::Error> {
+        // language=PostgreSQL
+        sqlx::query(
+            "update pool_allocations
+             set dns_attempts = dns_attempts + 1, dns_last_error = $4,
+                 dns_retry_at = now() + least(
+                     make_interval(secs => $5 * power(2, least(dns_attempts, 16))),
+                     interval '5 minutes')
+             where pool_domain = $1 and subdomain = $2 and dns_version = $3",
+        )
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .bind(version)
+        .bind(error)
+        .bind(base.as_secs_f64())
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+
+    /// Takes up to `batch` rows whose DNS change is due and pushes their next attempt `lease`
+    /// ahead, so another replica's reconciler leaves them alone meanwhile.
+    pub async fn claim_pending(
+        &self,
+        batch: i64,
+        lease: Duration,
+    ) -> Result<Vec<(String, String)>, sqlx::Error> {
+        // language=PostgreSQL
+        sqlx::query_as(
+            "update pool_allocations
+             set dns_retry_at = now() + $2
+             where (pool_domain, subdomain) in (
+                 select pool_domain, subdomain from pool_allocations
+                 where dns_state = 'pending' and dns_retry_at <= now()
+                 order by dns_retry_at
+                 limit $1
+                 for update skip locked)
+             returning pool_domain, subdomain",
+        )
+        .bind(batch)
+        .bind(lease)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Rows whose records are owed to DNS.
+    pub async fn pending_count(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("select count(*) from pool_allocations where dns_state = 'pending'")
+            .fetch_one(&self.pool)
+            .await
     }
 
     /// Live allocations of the pool after `after`, by subdomain, at most `limit` (all when
@@ -184,6 +342,7 @@ impl Store {
             " from pool_allocations
              where pool_domain = $1 and subdomain > coalesce($2, '')
                and not (state = 'reserved' and expires_at <= now())
+               and releasing_since is null
              order by subdomain
              limit $3"
         ))
@@ -192,6 +351,95 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await
+    }
+
+    /// Names PDM's records stand at in the pool: `host.sub` of every active allocation.
+    pub async fn owned_names(&self, pool: &PoolDomain) -> Result<Vec<String>, sqlx::Error> {
+        // language=PostgreSQL
+        sqlx::query_scalar(
+            "select lower(host || '.' || subdomain)
+             from pool_allocations, unnest(dns_hosts) as host
+             where pool_domain = $1 and state = 'active'",
+        )
+        .bind(pool.as_str())
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// The zone's room as last measured.
+    pub async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error> {
+        let row: Option<(Option<i32>, i32)> = sqlx::query_as(
+            "select record_limit, foreign_records from pool_zones where pool_domain = $1",
+        )
+        .bind(pool.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|(limit, foreign)| {
+            limit.map(|record_limit| ZoneRoom {
+                record_limit,
+                foreign_records: foreign,
+            })
+        }))
+    }
+
+    /// Pools whose room was measured longer than `age` ago, or never.
+    pub async fn stale_zones(
+        &self,
+        pools: &[String],
+        age: Duration,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "select p from unnest($1::text[]) as p
+             where not exists (select 1 from pool_zones z
+                               where z.pool_domain = p and z.refreshed_at > now() - $2)",
+        )
+        .bind(pools)
+        .bind(age)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    pub async fn save_zone_room(
+        &self,
+        pool: &PoolDomain,
+        room: ZoneRoom,
+    ) -> Result<(), sqlx::Error> {
+        // language=PostgreSQL
+        sqlx::query(
+            "insert into pool_zones (pool_domain, record_limit, foreign_records, refreshed_at)
+             values ($1, $2, $3, now())
+             on conflict (pool_domain) do update
+             set record_limit = excluded.record_limit,
+                 foreign_records = excluded.foreign_records,
+                 refreshed_at = excluded.refreshed_at",
+        )
+        .bind(pool.as_str())
+        .bind(room.record_limit)
+        .bind(room.foreign_records)
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+
+    /// Runs `work` while holding a lock named `key` that every replica respects. The lock is
+    /// a transaction-scoped advisory lock, so a crashed holder releases it with its connection.
+    pub async fn with_lock<T, F>(
+        &self,
+        key: &str,
+        work: impl FnOnce() -> F,
+    ) -> Result<T, sqlx::Error>
+    where
+        F: Future<Output = T>,
+    {
+        let mut tx = self.pool.begin().await?;
+        // Waiting longer than this means something is stuck; the change stays pending instead.
+        sqlx::query("set local lock_timeout = '60s'")
+            .execute(&mut *tx)
+            .await?;
+        lock(&mut tx, key).await?;
+        let result = work().await;
+        tx.commit().await?;
+        Ok(result)
     }
 
     /// Deletes up to `batch` lapsed reservations, skipping rows another transaction holds (a
@@ -212,4 +460,76 @@ impl Store {
         .await?;
         Ok(deleted.rows_affected())
     }
+}
+
+fn as_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+async fn lock(tx: &mut sqlx::PgConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("pdm:{key}"))
+        .execute(tx)
+        .await
+        .map(drop)
+}
+
+type AllocationQuery<'q> =
+    sqlx::query::QueryAs<'q, sqlx::Postgres, Allocation, sqlx::postgres::PgArguments>;
+
+/// Inserts a reservation, or takes over a lapsed one, in one statement. Concurrent inserts of
+/// one key serialize on the primary key; the loser re-checks the `where` against the winner's
+/// row, finds a live reservation and returns nothing.
+fn reserve_statement<'q>(
+    pool: &'q PoolDomain,
+    sub: &'q Subdomain,
+    ttl: Duration,
+    created_by: &'q str,
+) -> AllocationQuery<'q> {
+    // language=PostgreSQL
+    sqlx::query_as(concat!(
+        "insert into pool_allocations as held
+             (pool_domain, subdomain, state, reserved_at, expires_at, reservation_token, created_by)
+         values ($1, $2, 'reserved', now(), now() + $3, $4, $5)
+         on conflict (pool_domain, subdomain) do update
+         set state = 'reserved',
+             reserved_at = excluded.reserved_at,
+             expires_at = excluded.expires_at,
+             sovereign_fqdn = null,
+             load_balancer_ip = null,
+             reservation_token = excluded.reservation_token,
+             created_by = excluded.created_by,
+             dns_state = 'synced', dns_version = held.dns_version + 1, dns_attempts = 0,
+             dns_last_error = null, dns_retry_at = null, dns_hosts = null, releasing_since = null
+         where held.state = 'reserved' and held.expires_at <= now()
+         returning ",
+        allocation_columns!()
+    ))
+    .bind(pool.as_str())
+    .bind(sub.as_str())
+    .bind(ttl)
+    .bind(Uuid::new_v4())
+    .bind(created_by)
+}
+
+type CountQuery<'q> =
+    sqlx::query::QueryScalar<'q, sqlx::Postgres, i64, sqlx::postgres::PgArguments>;
+
+/// Sub records the pool's live allocations take: their written hosts, or `hosts` each for
+/// reservations not committed yet.
+fn held_records<'q>(
+    pool: &'q PoolDomain,
+    except: Option<&'q Subdomain>,
+    hosts: usize,
+) -> CountQuery<'q> {
+    // language=PostgreSQL
+    sqlx::query_scalar(
+        "select coalesce(sum(coalesce(cardinality(dns_hosts), $3)), 0)::bigint
+         from pool_allocations
+         where pool_domain = $1 and subdomain is distinct from $2
+           and not (state = 'reserved' and expires_at <= now())",
+    )
+    .bind(pool.as_str())
+    .bind(except.map(Subdomain::as_str))
+    .bind(as_i64(hosts))
 }

@@ -59,6 +59,51 @@ async fn commit_answers_202_when_dns_fails_and_the_row_is_active_anyway(db: PgPo
 }
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_pending_commit_is_published_by_the_reconciler(db: PgPool) {
+    let app = TestApp::new(db);
+    let token = app.reserve_token("acme").await;
+    app.dns.set_failing(true);
+    assert_eq!(
+        app.commit("acme", &token, LB_IP).await.status,
+        StatusCode::ACCEPTED
+    );
+    app.dns.set_failing(false);
+
+    let early = app.pdm().maintain().await.unwrap();
+    app.make_pending_due().await;
+    let due = app.pdm().maintain().await.unwrap();
+
+    assert_eq!(
+        early.dns_synced, 0,
+        "a failed change waits for its retry time"
+    );
+    assert_eq!(due.dns_synced, 1);
+    assert_eq!(app.dns.zone(POOL).len(), 6);
+    let again = app.commit("acme", &token, LB_IP).await;
+    assert_eq!(again.status, StatusCode::OK, "nothing is owed any more");
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn commit_after_release_is_not_found(db: PgPool) {
+    let app = TestApp::new(db);
+    let token = app.reserve_token("acme").await;
+    assert_eq!(
+        app.commit("acme", &token, LB_IP).await.status,
+        StatusCode::OK
+    );
+    app.dns.set_failing(true);
+    assert_eq!(app.release("acme").await.status, StatusCode::ACCEPTED);
+
+    let late = app.commit("acme", &token, LB_IP).await;
+
+    assert_eq!(
+        late.status,
+        StatusCode::NOT_FOUND,
+        "a releasing name is gone for its owner"
+    );
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn commit_retried_with_the_same_token_answers_the_same_success(db: PgPool) {
     // Arrange: the first attempt's DNS write failed (202).
     let app = TestApp::new(db);

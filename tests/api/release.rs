@@ -42,15 +42,48 @@ async fn release_takes_the_name_from_the_query_too(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
-async fn release_answers_202_when_dns_removal_fails_and_frees_the_row(db: PgPool) {
+async fn release_answers_202_when_dns_removal_fails_and_the_reconciler_finishes_it(db: PgPool) {
+    // Arrange
     let app = TestApp::new(db);
     app.allocate("acme").await;
     app.dns.set_failing(true);
 
+    // Act
     let reply = app.release("acme").await;
 
+    // Assert: freed for the caller, but the name stays taken while its records stand.
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     assert_eq!(reply.body["freed"], "acme.omani.works");
+    assert_eq!(app.dns.zone(POOL).len(), 6);
+    assert_eq!(app.check("acme").await.body["reason"], "active-state");
+    assert_eq!(app.reserve("acme").await.status, StatusCode::CONFLICT);
+    let list = app.get(&format!("/api/v1/pool/{POOL}/list")).await;
+    assert_eq!(list.body["allocations"], json!([]));
+
+    // Act: DNS recovers, a retry of the release converges at once.
+    app.dns.set_failing(false);
+    let retry = app.release("acme").await;
+
+    // Assert
+    assert_eq!(retry.status, StatusCode::OK);
+    assert!(app.dns.zone(POOL).is_empty());
+    assert_eq!(app.row_count().await, 0);
+    assert_eq!(app.check("acme").await.body["available"], true);
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_pending_release_is_finished_by_the_reconciler(db: PgPool) {
+    let app = TestApp::new(db);
+    app.allocate("acme").await;
+    app.dns.set_failing(true);
+    assert_eq!(app.release("acme").await.status, StatusCode::ACCEPTED);
+    app.dns.set_failing(false);
+    app.make_pending_due().await;
+
+    let report = app.pdm().maintain().await.unwrap();
+
+    assert_eq!(report.dns_synced, 1);
+    assert!(app.dns.zone(POOL).is_empty());
     assert_eq!(app.row_count().await, 0);
 }
 

@@ -34,11 +34,11 @@ async fn sweep_deletes_every_lapsed_reservation_in_bounded_batches(db: PgPool) {
     app.allocate("acme").await;
 
     // Act
-    let report = app.pdm().sweep().await.unwrap();
+    let report = app.pdm().maintain().await.unwrap();
 
     // Assert
-    assert_eq!(report.deleted, u64::try_from(lapsed).unwrap());
-    assert_eq!(report.batches, 3);
+    assert_eq!(report.swept, u64::try_from(lapsed).unwrap());
+    assert_eq!(report.sweep_batches, 3);
     assert_eq!(app.row_count().await, 6);
     assert_eq!(app.check("live1").await.body["reason"], "reserved-state");
     assert_eq!(app.check("acme").await.body["reason"], "active-state");
@@ -50,10 +50,10 @@ async fn sweep_with_nothing_lapsed_deletes_nothing(db: PgPool) {
     let app = TestApp::new(db.clone());
     seed_reservations(&db, "live", 3, false).await;
 
-    let report = app.pdm().sweep().await.unwrap();
+    let report = app.pdm().maintain().await.unwrap();
 
-    assert_eq!(report.deleted, 0);
-    assert_eq!(report.batches, 1);
+    assert_eq!(report.swept, 0);
+    assert_eq!(report.sweep_batches, 1);
     assert_eq!(app.row_count().await, 3);
 }
 
@@ -65,11 +65,11 @@ async fn sweep_and_takeover_racing_on_one_lapsed_name_leave_one_valid_holder(db:
     app.lapse("acme").await;
 
     // Act
-    let (reserve, sweep) = tokio::join!(app.reserve("acme"), app.pdm().sweep());
+    let (reserve, sweep) = tokio::join!(app.reserve("acme"), app.pdm().maintain());
 
     // Assert: whatever the order, the new reservation wins and survives the sweep.
     assert_eq!(reserve.status, StatusCode::CREATED);
-    assert!(sweep.unwrap().deleted <= 1);
+    assert!(sweep.unwrap().swept <= 1);
     assert_eq!(app.check("acme").await.body["reason"], "reserved-state");
     assert_eq!(app.row_count().await, 1);
 }

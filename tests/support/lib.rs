@@ -183,6 +183,14 @@ impl TestApp {
         &self.ctx.pdm
     }
 
+    /// Makes every owed DNS change due now, as if its retry delay had passed.
+    pub async fn make_pending_due(&self) {
+        sqlx::query("update pool_allocations set dns_retry_at = now() where dns_state = 'pending'")
+            .execute(&self.db)
+            .await
+            .unwrap();
+    }
+
     pub async fn row_count(&self) -> i64 {
         sqlx::query_scalar("select count(*) from pool_allocations")
             .fetch_one(&self.db)

@@ -57,8 +57,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Deletes lapsed reservations every `interval` until shutdown; a failed run is retried at
-/// the next tick.
+/// Every `interval` until shutdown: deletes lapsed reservations and retries owed DNS changes.
 async fn sweep_until(ctx: Arc<Ctx>, interval: Duration, shutdown: Shutdown) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -67,7 +66,8 @@ async fn sweep_until(ctx: Arc<Ctx>, interval: Duration, shutdown: Shutdown) {
             _ = ticks.tick() => {}
             () = shutdown.wait() => return,
         }
-        // The error is already logged by the service's instrumentation.
-        let _ = ctx.pdm.sweep().await;
+        if let Err(error) = ctx.pdm.maintain().await {
+            tracing::warn!(error.message = %error, "maintenance run failed; retrying next tick");
+        }
     }
 }

@@ -17,14 +17,14 @@ impl Error {
             | Self::UnsupportedPool(_)
             | Self::Reserved(_)
             | Self::MissingLbIp(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Conflict | Self::AlreadyActive => StatusCode::CONFLICT,
+            Self::Conflict | Self::PoolFull(_) | Self::AlreadyActive => StatusCode::CONFLICT,
             Self::TokenMismatch | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Expired => StatusCode::GONE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -43,8 +43,8 @@ pub fn error(error: &Error) -> HttpResponse {
         Error::Unexpected(cause) => {
             tracing::error!(error.cause_chain = ?cause, error.message = %cause, "request failed");
         }
-        Error::Unavailable(cause) => {
-            tracing::warn!(error.message = %cause, "database unavailable");
+        Error::Unavailable(what, cause) => {
+            tracing::warn!(error.message = %cause, "{what} is unavailable");
         }
         _ => {}
     }
@@ -65,7 +65,7 @@ pub fn error(error: &Error) -> HttpResponse {
         Error::Unauthorized => {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        Error::Unavailable(_) => {
+        Error::Unavailable(..) => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         _ => {}

@@ -1,6 +1,8 @@
 //! The DNS side: which records a sovereign gets, and the providers that write them.
 //! Availability is never read from DNS; providers only publish and withdraw.
 
+pub mod dynadot;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -8,10 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::domain::{PoolDomain, Subdomain};
 
-/// Hosts a sovereign gets under its subdomain, each pointing at its load balancer.
-pub const SOVEREIGN_HOSTS: [&str; 6] = ["*", "console", "gitea", "harbor", "admin", "api"];
-/// TTL of the records PDM writes, in seconds.
-pub const RECORD_TTL: u32 = 300;
+/// Hosts a sovereign gets under its subdomain by default (`PDM_SOVEREIGN_HOSTS`), each
+/// pointing at its load balancer.
+pub const DEFAULT_SOVEREIGN_HOSTS: [&str; 6] = ["*", "console", "gitea", "harbor", "admin", "api"];
 
 /// The records PDM owns for one allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +20,8 @@ pub struct SovereignRecords {
     pub pool: PoolDomain,
     pub sub: Subdomain,
     pub target: IpAddr,
+    /// Host labels under `sub`, e.g. `*`, `console`.
+    pub hosts: Vec<String>,
 }
 
 impl SovereignRecords {
@@ -32,32 +35,59 @@ impl SovereignRecords {
 
     /// Names relative to the pool domain, e.g. `*.acme`, `console.acme`.
     pub fn relative_names(&self) -> impl Iterator<Item = String> + '_ {
-        SOVEREIGN_HOSTS
+        self.hosts
             .iter()
             .map(move |host| format!("{host}.{}", self.sub))
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// What a zone with a record limit holds after a read or a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneUsage {
+    pub record_limit: usize,
+    /// Every sub record as (relative name, whether it is an A/AAAA record).
+    pub records: Vec<(String, bool)>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DnsError {
-    /// The provider could not be reached or answered with a passing failure; retry later.
+    /// The provider could not be reached or failed in passing; retrying may help.
     #[error("DNS provider unavailable: {0}")]
     Unavailable(String),
-    /// The provider refused the change; retrying the same change will not help.
-    #[error("DNS provider refused the change: {0}")]
+    /// The provider refused the change, or PDM refused to make it.
+    #[error("DNS change refused: {0}")]
     Refused(String),
 }
 
-/// Writes and removes a sovereign's records. Both operations are idempotent, so a retry of
-/// either converges.
+impl DnsError {
+    pub fn is_passing(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// Writes and removes a sovereign's records. Both are idempotent, so a retry converges.
+/// Callers serialize calls that share a [`lock_key`](DnsProvider::lock_key).
 #[async_trait::async_trait]
 pub trait DnsProvider: Send + Sync {
     /// A short name for logs and startup messages.
     fn name(&self) -> &'static str;
+    /// Changes with the same key must never overlap, in any replica.
+    fn lock_key(&self, pool: &PoolDomain) -> String {
+        format!("zone:{pool}")
+    }
+    /// The most sub records a zone may hold, when the provider has such a limit.
+    fn record_limit(&self) -> Option<usize> {
+        None
+    }
     /// Creates or replaces the sovereign's records; every other record stays as it is.
-    async fn publish(&self, records: &SovereignRecords) -> Result<(), DnsError>;
+    /// Returns the zone's usage when the provider limits records.
+    async fn publish(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError>;
     /// Removes exactly the sovereign's records; every other record stays as it is.
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<(), DnsError>;
+    async fn withdraw(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError>;
+    /// Reads the zone's usage, when the provider limits records.
+    async fn usage(&self, _pool: &PoolDomain) -> Result<Option<ZoneUsage>, DnsError> {
+        Ok(None)
+    }
 }
 
 /// Writes nothing and logs what it would do: local runs without a Dynadot key.
@@ -70,19 +100,19 @@ impl DnsProvider for LogOnly {
         "log-only"
     }
 
-    async fn publish(&self, records: &SovereignRecords) -> Result<(), DnsError> {
+    async fn publish(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {
         let names: Vec<String> = records.relative_names().collect();
         tracing::info!(
             pool = %records.pool, ?names, r#type = records.record_type(), target = %records.target,
             "log-only DNS: would publish records"
         );
-        Ok(())
+        Ok(None)
     }
 
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<(), DnsError> {
+    async fn withdraw(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {
         let names: Vec<String> = records.relative_names().collect();
         tracing::info!(pool = %records.pool, ?names, "log-only DNS: would withdraw records");
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -115,13 +145,18 @@ impl InMemory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn check_reachable(&self) -> Result<(), DnsError> {
+    /// Applies `edit` to the records unless failures are switched on.
+    fn change(
+        &self,
+        edit: impl FnOnce(&mut BTreeMap<(String, String), IpAddr>),
+    ) -> Result<Option<ZoneUsage>, DnsError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(DnsError::Unavailable(
                 "in-memory provider is failing".to_owned(),
             ));
         }
-        Ok(())
+        edit(&mut self.lock());
+        Ok(None)
     }
 }
 
@@ -131,21 +166,19 @@ impl DnsProvider for InMemory {
         "in-memory"
     }
 
-    async fn publish(&self, records: &SovereignRecords) -> Result<(), DnsError> {
-        self.check_reachable()?;
-        let mut zone = self.lock();
-        for name in records.relative_names() {
-            zone.insert((records.pool.to_string(), name), records.target);
-        }
-        Ok(())
+    async fn publish(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {
+        self.change(|zone| {
+            for name in records.relative_names() {
+                zone.insert((records.pool.to_string(), name), records.target);
+            }
+        })
     }
 
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<(), DnsError> {
-        self.check_reachable()?;
-        let mut zone = self.lock();
-        for name in records.relative_names() {
-            zone.remove(&(records.pool.to_string(), name));
-        }
-        Ok(())
+    async fn withdraw(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {
+        self.change(|zone| {
+            for name in records.relative_names() {
+                zone.remove(&(records.pool.to_string(), name));
+            }
+        })
     }
 }
