@@ -37,7 +37,7 @@ async fn commit_activates_the_row_and_writes_the_six_records(db: PgPool) {
         body.get("reservationToken").is_none(),
         "the token is only in the reserve reply"
     );
-    let zone = app.dns.zone(POOL);
+    let zone = app.dns().zone(POOL);
     let names: Vec<&str> = zone.keys().map(String::as_str).collect();
     assert_eq!(names, SOVEREIGN_NAMES);
     assert!(zone.values().all(|ip| ip.to_string() == LB_IP));
@@ -48,13 +48,13 @@ async fn commit_activates_the_row_and_writes_the_six_records(db: PgPool) {
 async fn commit_answers_202_when_dns_fails_and_the_row_is_active_anyway(db: PgPool) {
     let app = TestApp::new(db);
     let token = app.reserve_token("acme").await;
-    app.dns.set_failing(true);
+    app.dns().set_failing(true);
 
     let reply = app.commit("acme", &token, LB_IP).await;
 
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     assert_eq!(reply.body["state"], "active");
-    assert!(app.dns.zone(POOL).is_empty());
+    assert!(app.dns().zone(POOL).is_empty());
     assert_eq!(app.check("acme").await.body["reason"], "active-state");
 }
 
@@ -62,12 +62,12 @@ async fn commit_answers_202_when_dns_fails_and_the_row_is_active_anyway(db: PgPo
 async fn a_pending_commit_is_published_by_the_reconciler(db: PgPool) {
     let app = TestApp::new(db);
     let token = app.reserve_token("acme").await;
-    app.dns.set_failing(true);
+    app.dns().set_failing(true);
     assert_eq!(
         app.commit("acme", &token, LB_IP).await.status,
         StatusCode::ACCEPTED
     );
-    app.dns.set_failing(false);
+    app.dns().set_failing(false);
 
     let early = app.pdm().maintain().await.unwrap();
     app.make_pending_due().await;
@@ -78,7 +78,7 @@ async fn a_pending_commit_is_published_by_the_reconciler(db: PgPool) {
         "a failed change waits for its retry time"
     );
     assert_eq!(due.dns_synced, 1);
-    assert_eq!(app.dns.zone(POOL).len(), 6);
+    assert_eq!(app.dns().zone(POOL).len(), 6);
     let again = app.commit("acme", &token, LB_IP).await;
     assert_eq!(again.status, StatusCode::OK, "nothing is owed any more");
 }
@@ -91,7 +91,7 @@ async fn commit_after_release_is_not_found(db: PgPool) {
         app.commit("acme", &token, LB_IP).await.status,
         StatusCode::OK
     );
-    app.dns.set_failing(true);
+    app.dns().set_failing(true);
     assert_eq!(app.release("acme").await.status, StatusCode::ACCEPTED);
 
     let late = app.commit("acme", &token, LB_IP).await;
@@ -108,10 +108,10 @@ async fn commit_retried_with_the_same_token_answers_the_same_success(db: PgPool)
     // Arrange: the first attempt's DNS write failed (202).
     let app = TestApp::new(db);
     let token = app.reserve_token("acme").await;
-    app.dns.set_failing(true);
+    app.dns().set_failing(true);
     let first = app.commit("acme", &token, LB_IP).await;
     assert_eq!(first.status, StatusCode::ACCEPTED);
-    app.dns.set_failing(false);
+    app.dns().set_failing(false);
 
     // Act
     let retry = app.commit("ACME", &token, LB_IP).await;
@@ -122,7 +122,7 @@ async fn commit_retried_with_the_same_token_answers_the_same_success(db: PgPool)
     assert_eq!(retry.body, first.body);
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body, first.body);
-    assert_eq!(app.dns.zone(POOL).len(), 6);
+    assert_eq!(app.dns().zone(POOL).len(), 6);
 }
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]

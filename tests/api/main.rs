@@ -3,6 +3,7 @@
 
 mod check;
 mod commit;
+mod dynadot;
 mod health;
 mod list;
 mod race;

@@ -16,7 +16,7 @@ async fn release_frees_the_name_and_removes_exactly_its_records(db: PgPool) {
     // Assert
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(reply.body, json!({"freed": "acme.omani.works"}));
-    let zone = app.dns.zone(POOL);
+    let zone = app.dns().zone(POOL);
     assert_eq!(zone.len(), 6);
     assert!(zone.keys().all(|name| name.ends_with(".beta")), "{zone:?}");
     assert_eq!(app.check("acme").await.body["available"], true);
@@ -46,7 +46,7 @@ async fn release_answers_202_when_dns_removal_fails_and_the_reconciler_finishes_
     // Arrange
     let app = TestApp::new(db);
     app.allocate("acme").await;
-    app.dns.set_failing(true);
+    app.dns().set_failing(true);
 
     // Act
     let reply = app.release("acme").await;
@@ -54,19 +54,19 @@ async fn release_answers_202_when_dns_removal_fails_and_the_reconciler_finishes_
     // Assert: freed for the caller, but the name stays taken while its records stand.
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     assert_eq!(reply.body["freed"], "acme.omani.works");
-    assert_eq!(app.dns.zone(POOL).len(), 6);
+    assert_eq!(app.dns().zone(POOL).len(), 6);
     assert_eq!(app.check("acme").await.body["reason"], "active-state");
     assert_eq!(app.reserve("acme").await.status, StatusCode::CONFLICT);
     let list = app.get(&format!("/api/v1/pool/{POOL}/list")).await;
     assert_eq!(list.body["allocations"], json!([]));
 
     // Act: DNS recovers, a retry of the release converges at once.
-    app.dns.set_failing(false);
+    app.dns().set_failing(false);
     let retry = app.release("acme").await;
 
     // Assert
     assert_eq!(retry.status, StatusCode::OK);
-    assert!(app.dns.zone(POOL).is_empty());
+    assert!(app.dns().zone(POOL).is_empty());
     assert_eq!(app.row_count().await, 0);
     assert_eq!(app.check("acme").await.body["available"], true);
 }
@@ -75,15 +75,15 @@ async fn release_answers_202_when_dns_removal_fails_and_the_reconciler_finishes_
 async fn a_pending_release_is_finished_by_the_reconciler(db: PgPool) {
     let app = TestApp::new(db);
     app.allocate("acme").await;
-    app.dns.set_failing(true);
+    app.dns().set_failing(true);
     assert_eq!(app.release("acme").await.status, StatusCode::ACCEPTED);
-    app.dns.set_failing(false);
+    app.dns().set_failing(false);
     app.make_pending_due().await;
 
     let report = app.pdm().maintain().await.unwrap();
 
     assert_eq!(report.dns_synced, 1);
-    assert!(app.dns.zone(POOL).is_empty());
+    assert!(app.dns().zone(POOL).is_empty());
     assert_eq!(app.row_count().await, 0);
 }
 

@@ -88,7 +88,7 @@ async fn a_trailing_slash_reaches_the_same_route(db: PgPool) {
 async fn a_single_route_endpoint_serves_only_its_route(db: PgPool) {
     // Arrange: what a per-endpoint function serves.
     let app = TestApp::new(db.clone());
-    let ctx = pdm_core::Ctx::with_pool(&config(&[]), db, app.dns.clone());
+    let ctx = pdm_core::Ctx::with_pool(&config(&[]), db, app.memory_dns.clone().unwrap());
     let check_only = TestApp {
         endpoint: Endpoint::single(ctx, Route::Check),
         ..app

@@ -1,13 +1,18 @@
 //! Test support: a PDM over a real (per-test) PostgreSQL database, driven in-process through
-//! its tower service exactly as hyper or Lambda would drive it.
+//! its tower service exactly as hyper or Lambda would drive it, and a fake Dynadot.
+
+pub mod fake_dynadot;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
-use pdm_core::dns::InMemory;
+use pdm_core::dns::dynadot::{Dynadot, RetryPolicy};
+use pdm_core::dns::{DnsProvider, InMemory};
 use pdm_core::http::Endpoint;
 use pdm_core::{Config, Ctx};
 use serde_json::{Value, json};
@@ -16,6 +21,8 @@ use tower::ServiceExt;
 
 pub const POOL: &str = "omani.works";
 pub const LB_IP: &str = "203.0.113.10";
+/// The Dynadot key of the tests: recognizable, so a test can prove it never leaks.
+pub const DYNADOT_KEY: &str = "dynadot-test-key-5e3c1f";
 
 /// A configuration as the environment would give it, with `overrides` on top of the defaults.
 pub fn config(overrides: &[(&str, &str)]) -> Config {
@@ -44,24 +51,56 @@ impl Reply {
 pub struct TestApp {
     pub ctx: Arc<Ctx>,
     pub endpoint: Endpoint,
-    pub dns: Arc<InMemory>,
+    /// The in-memory provider, when the app writes DNS there.
+    pub memory_dns: Option<Arc<InMemory>>,
     pub db: PgPool,
 }
 
 impl TestApp {
+    /// Default configuration, DNS in memory.
     pub fn new(db: PgPool) -> Self {
         Self::with_config(db, &config(&[]))
     }
 
     pub fn with_config(db: PgPool, config: &Config) -> Self {
-        let dns = Arc::new(InMemory::default());
-        let ctx = Ctx::with_pool(config, db.clone(), dns.clone());
+        let memory = Arc::new(InMemory::default());
+        Self {
+            memory_dns: Some(memory.clone()),
+            ..Self::with_provider(db, config, memory)
+        }
+    }
+
+    /// DNS at the fake Dynadot at `url`, retrying passing failures quickly.
+    pub fn with_dynadot(db: PgPool, url: &str, overrides: &[(&str, &str)]) -> Self {
+        let dynadot = Dynadot::new(
+            url,
+            DYNADOT_KEY.into(),
+            Duration::from_secs(5),
+            RetryPolicy {
+                attempts: 4,
+                min_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(40),
+            },
+        )
+        .unwrap();
+        Self::with_provider(db, &config(overrides), Arc::new(dynadot))
+    }
+
+    pub fn with_provider(db: PgPool, config: &Config, dns: Arc<dyn DnsProvider>) -> Self {
+        let ctx = Ctx::with_pool(config, db.clone(), dns);
         Self {
             endpoint: Endpoint::router(ctx.clone()),
             ctx,
-            dns,
+            memory_dns: None,
             db,
         }
+    }
+
+    /// The in-memory provider's records.
+    pub fn dns(&self) -> &InMemory {
+        self.memory_dns
+            .as_deref()
+            .expect("this app writes DNS in memory")
     }
 
     /// Sends a prepared request.
@@ -196,6 +235,39 @@ impl TestApp {
             .fetch_one(&self.db)
             .await
             .unwrap()
+    }
+}
+
+/// Everything logged on this thread while installed, at every level, as text.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Captures until the guard drops. Tests run on a current-thread runtime, so every task
+    /// of the test logs here.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

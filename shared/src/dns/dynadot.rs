@@ -156,9 +156,8 @@ impl Zone {
         query
     }
 
-    /// Reads a `get_dns` answer.
-    pub fn from_get_dns(body: &Value) -> Result<Self, DnsError> {
-        let answer = api_answer(body, "GetDnsResponse")?;
+    /// Reads the inner answer of a successful `get_dns` (see [`api_answer`]).
+    pub fn from_get_dns(answer: &Value) -> Result<Self, DnsError> {
         let settings = &answer["GetDns"]["NameServerSettings"];
         let kind = settings["Type"].as_str().ok_or_else(|| {
             DnsError::Unavailable("get_dns answered without NameServerSettings".to_owned())
@@ -294,12 +293,12 @@ impl Dynadot {
             ("command".to_owned(), "get_dns".to_owned()),
             ("domain".to_owned(), pool.to_string()),
         ];
-        Zone::from_get_dns(&self.call(&query).await?)
+        Zone::from_get_dns(&self.call(&query, "GetDnsResponse").await?)
     }
 
     pub async fn set_dns2(&self, pool: &PoolDomain, zone: &Zone) -> Result<(), DnsError> {
-        let body = self.call(&zone.set_dns2_query(pool.as_str())).await?;
-        api_answer(&body, "SetDnsResponse").map(drop)
+        let query = zone.set_dns2_query(pool.as_str());
+        self.call(&query, "SetDnsResponse").await.map(drop)
     }
 
     /// Reads the zone, applies `edit` and writes the result back when it differs.
@@ -318,15 +317,16 @@ impl Dynadot {
         Ok(Some(edited.usage()))
     }
 
-    /// One api3 request, retried with backoff and jitter while it fails in passing.
-    async fn call(&self, query: &[(String, String)]) -> Result<Value, DnsError> {
+    /// One api3 request, retried with backoff and jitter while it fails in passing, whether
+    /// over HTTP or in an answer of HTTP 200. Returns the inner `answer_key` object.
+    async fn call(&self, query: &[(String, String)], answer_key: &str) -> Result<Value, DnsError> {
         let policy = ExponentialBuilder::default()
             .with_min_delay(self.retry.min_delay)
             .with_max_delay(self.retry.max_delay)
             .with_max_times(self.retry.attempts.saturating_sub(1))
             .with_jitter();
         let command = query.first().map_or("", |(_, c)| c.as_str());
-        (|| self.request(query))
+        (|| self.request(query, answer_key))
             .retry(policy)
             .sleep(tokio::time::sleep)
             .when(DnsError::is_passing)
@@ -336,7 +336,11 @@ impl Dynadot {
             .await
     }
 
-    async fn request(&self, query: &[(String, String)]) -> Result<Value, DnsError> {
+    async fn request(
+        &self,
+        query: &[(String, String)],
+        answer_key: &str,
+    ) -> Result<Value, DnsError> {
         // reqwest errors quote the URL, which carries the key: strip it from every one.
         let transport =
             |e: reqwest::Error| DnsError::Unavailable(self.redact(e.without_url().to_string()));
@@ -358,11 +362,17 @@ impl Dynadot {
         if !status.is_success() {
             return Err(DnsError::Refused(format!("api3 answered HTTP {status}")));
         }
-        serde_json::from_str(&body).map_err(|_| {
+        let body: Value = serde_json::from_str(&body).map_err(|_| {
             DnsError::Unavailable(format!(
                 "api3 answered HTTP {status} with a body that is not JSON"
             ))
-        })
+        })?;
+        api_answer(&body, answer_key)
+            .cloned()
+            .map_err(|error| match error {
+                DnsError::Unavailable(m) => DnsError::Unavailable(self.redact(m)),
+                DnsError::Refused(m) => DnsError::Refused(self.redact(m)),
+            })
     }
 
     /// Error texts are built from what api3 sends back; make sure none can carry the key.
@@ -448,9 +458,13 @@ mod tests {
         }}}})
     }
 
+    fn zone_of(body: &Value) -> Result<Zone, DnsError> {
+        Zone::from_get_dns(api_answer(body, "GetDnsResponse")?)
+    }
+
     #[test]
     fn get_dns_reads_every_record_with_value2_and_the_zone_ttl() {
-        let zone = Zone::from_get_dns(&sample_get_dns()).unwrap();
+        let zone = zone_of(&sample_get_dns()).unwrap();
 
         assert_eq!(zone.kind, "Dynadot DNS");
         assert_eq!(zone.ttl.as_deref(), Some("3600"));
@@ -469,7 +483,7 @@ mod tests {
         let body = json!({"GetDnsResponse": {"ResponseCode": 0, "Status": "success",
             "GetDns": {"NameServerSettings": {"Type": "Dynadot DNS"}}}});
 
-        let zone = Zone::from_get_dns(&body).unwrap();
+        let zone = zone_of(&body).unwrap();
 
         assert!(zone.main.is_empty() && zone.sub.is_empty() && zone.ttl.is_none());
     }
@@ -480,18 +494,13 @@ mod tests {
         let passing = json!({"GetDnsResponse": {"ResponseCode": "-1", "Status": "error",
             "Error": "There was a problem with connection to main server, please try again"}});
 
-        assert!(
-            matches!(Zone::from_get_dns(&invalid_key), Err(DnsError::Refused(m)) if m == "invalid key")
-        );
-        assert!(matches!(
-            Zone::from_get_dns(&passing),
-            Err(DnsError::Unavailable(_))
-        ));
+        assert!(matches!(zone_of(&invalid_key), Err(DnsError::Refused(m)) if m == "invalid key"));
+        assert!(matches!(zone_of(&passing), Err(DnsError::Unavailable(_))));
     }
 
     #[test]
     fn publish_replaces_only_address_records_at_the_six_names_and_keeps_the_rest() {
-        let zone = Zone::from_get_dns(&sample_get_dns()).unwrap();
+        let zone = zone_of(&sample_get_dns()).unwrap();
 
         let published = zone.with_published(&records("acme", "203.0.113.10"));
 
@@ -533,7 +542,7 @@ mod tests {
 
     #[test]
     fn withdraw_removes_exactly_what_publish_added() {
-        let zone = Zone::from_get_dns(&sample_get_dns()).unwrap();
+        let zone = zone_of(&sample_get_dns()).unwrap();
         let acme = records("acme", "203.0.113.10");
         let other = records("beta", "198.51.100.1");
         let both = zone.with_published(&acme).with_published(&other);
@@ -555,7 +564,7 @@ mod tests {
 
     #[test]
     fn ipv6_targets_get_aaaa_records() {
-        let zone = Zone::from_get_dns(&sample_get_dns()).unwrap();
+        let zone = zone_of(&sample_get_dns()).unwrap();
 
         let published = zone.with_published(&records("acme", "2001:db8::1"));
 
@@ -571,7 +580,7 @@ mod tests {
 
     #[test]
     fn set_dns2_query_writes_lowercase_types_value2_and_the_zone_ttl() {
-        let zone = Zone::from_get_dns(&sample_get_dns()).unwrap();
+        let zone = zone_of(&sample_get_dns()).unwrap();
 
         let query = zone.set_dns2_query("omani.works");
 
