@@ -20,8 +20,6 @@ use crate::{Config, Error};
 pub const SWEEP_BATCH: i64 = 500;
 /// How many owed DNS changes one reconciler pass takes at a time.
 const RECONCILE_BATCH: i64 = 50;
-/// How long a claimed change is left to its reconciler before another may take it.
-const RECONCILE_LEASE: Duration = Duration::from_secs(120);
 /// How old a zone's measured room may grow before the reconciler measures it again.
 const ZONE_REFRESH_AGE: Duration = Duration::from_secs(300);
 /// The largest page `list` hands out.
@@ -82,6 +80,9 @@ pub struct Pdm {
     sovereign_hosts: Vec<String>,
     /// First retry delay of a failed DNS change; doubles per attempt.
     dns_retry_base: Duration,
+    /// How long a DNS change being applied is left to its applier before the reconciler may
+    /// try it too: twice the sweeper interval, at least a second.
+    dns_lease: Duration,
     /// One DNS change at a time in this process, so that waiters for the cross-replica lock
     /// do not each hold a database connection.
     dns_gate: tokio::sync::Mutex<()>,
@@ -96,6 +97,7 @@ impl Pdm {
             reservation_ttl: config.reservation_ttl,
             sovereign_hosts: config.sovereign_hosts.clone(),
             dns_retry_base: config.sweeper_interval,
+            dns_lease: (config.sweeper_interval * 2).max(Duration::from_secs(1)),
             dns_gate: tokio::sync::Mutex::new(()),
         }
     }
@@ -211,6 +213,7 @@ impl Pdm {
             sovereign_fqdn: &commit.sovereign_fqdn,
             load_balancer_ip: &ip,
             hosts: &self.sovereign_hosts,
+            lease: self.dns_lease,
         };
         let allocation = match self.store.activate(pool, sub, &activation).await? {
             Some(activated) => activated,
@@ -269,7 +272,7 @@ impl Pdm {
             return Ok((fqdn, DnsSync::Written));
         }
         self.store
-            .mark_releasing(pool, sub)
+            .mark_releasing(pool, sub, self.dns_lease)
             .await?
             .ok_or(Error::NotFound)?;
         let sync = self.sync(pool, sub).await;
@@ -333,7 +336,7 @@ impl Pdm {
         loop {
             let due = self
                 .store
-                .claim_pending(RECONCILE_BATCH, RECONCILE_LEASE)
+                .claim_pending(RECONCILE_BATCH, self.dns_lease)
                 .await?;
             for (raw_pool, raw_sub) in &due {
                 let (Ok(pool), Ok(sub)) =

@@ -69,6 +69,8 @@ pub struct Activation<'a> {
     pub sovereign_fqdn: &'a str,
     pub load_balancer_ip: &'a str,
     pub hosts: &'a [String],
+    /// How long the committing request has before the reconciler may retry its DNS change.
+    pub lease: Duration,
 }
 
 /// What a zone with a record limit can still take, as last measured.
@@ -182,7 +184,7 @@ impl Store {
             "update pool_allocations
              set state = 'active', expires_at = null, sovereign_fqdn = $4, load_balancer_ip = $5,
                  dns_hosts = $6, dns_state = 'pending', dns_version = dns_version + 1,
-                 dns_attempts = 0, dns_last_error = null, dns_retry_at = now()
+                 dns_attempts = 0, dns_last_error = null, dns_retry_at = now() + $7
              where pool_domain = $1 and subdomain = $2
                and state = 'reserved' and reservation_token = $3 and expires_at > now()
              returning ",
@@ -194,6 +196,7 @@ impl Store {
         .bind(activation.sovereign_fqdn)
         .bind(activation.load_balancer_ip)
         .bind(activation.hosts)
+        .bind(activation.lease)
         .fetch_optional(&self.pool)
         .await
     }
@@ -217,23 +220,26 @@ impl Store {
         .await
     }
 
-    /// Marks an active allocation as releasing: its records are now owed to removal.
+    /// Marks an active allocation as releasing: its records are now owed to removal, and the
+    /// releasing request has `lease` before the reconciler may retry that.
     pub async fn mark_releasing(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
+        lease: Duration,
     ) -> Result<Option<Allocation>, sqlx::Error> {
         // language=PostgreSQL
         sqlx::query_as(concat!(
             "update pool_allocations
              set releasing_since = coalesce(releasing_since, now()), dns_state = 'pending',
-                 dns_version = dns_version + 1, dns_attempts = 0, dns_retry_at = now()
+                 dns_version = dns_version + 1, dns_attempts = 0, dns_retry_at = now() + $3
              where pool_domain = $1 and subdomain = $2 and state = 'active'
              returning ",
             allocation_columns!()
         ))
         .bind(pool.as_str())
         .bind(sub.as_str())
+        .bind(lease)
         .fetch_optional(&self.pool)
         .await
     }
@@ -296,7 +302,8 @@ impl Store {
     }
 
     /// Takes up to `batch` rows whose DNS change is due and pushes their next attempt `lease`
-    /// ahead, so another replica's reconciler leaves them alone meanwhile.
+    /// ahead, so other reconcilers leave them alone meanwhile. Should the claimer die, the
+    /// row is due again when the lease ends; a duplicate attempt is harmless (see `settle`).
     pub async fn claim_pending(
         &self,
         batch: i64,

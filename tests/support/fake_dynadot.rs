@@ -228,7 +228,8 @@ impl Handler {
                 .map(|(_, v)| v.as_str())
         };
         let command = param("command").unwrap_or("").to_owned();
-        let overlapping = self.in_flight.fetch_add(1, Ordering::SeqCst) > 0;
+        // A guard, because a request whose client vanished is dropped mid-way, not finished.
+        let (_in_flight, overlapping) = InFlight::enter(&self.in_flight);
         if overlapping {
             self.overlaps.fetch_add(1, Ordering::SeqCst);
         }
@@ -256,7 +257,6 @@ impl Handler {
                 }
             }
         };
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
         response.headers_mut().insert(
             http::header::CONTENT_TYPE,
@@ -333,6 +333,23 @@ impl Handler {
         }
         *zone = next;
         json!({"SetDnsResponse": {"ResponseCode": "0", "Status": "success"}})
+    }
+}
+
+/// Counts a request as in flight for as long as it lives.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Enters, and says whether another request was already in flight.
+    fn enter(counter: &Arc<AtomicUsize>) -> (Self, bool) {
+        let before = counter.fetch_add(1, Ordering::SeqCst);
+        (Self(counter.clone()), before > 0)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

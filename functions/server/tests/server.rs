@@ -5,6 +5,8 @@ use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use pdm_tests::DYNADOT_KEY;
+use pdm_tests::fake_dynadot::{FakeDynadot, FakeZone};
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -17,7 +19,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(database_url: &str) -> Self {
+    fn start(database_url: &str, extra_env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -27,6 +29,7 @@ impl Server {
             .env("PORT", port.to_string())
             .env("PDM_DATABASE_URL", database_url)
             .env("PDM_SWEEPER_INTERVAL", "200ms")
+            .envs(extra_env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -56,6 +59,12 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("pdm-server never became healthy");
+    }
+
+    /// Kills the process outright, as the OOM killer or a node failure would.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// Sends SIGTERM and waits for the exit.
@@ -107,7 +116,7 @@ async fn the_server_migrates_serves_the_contract_sweeps_and_stops_on_sigterm(
     connect: PgConnectOptions,
 ) {
     // Arrange: an empty database; the server must migrate it.
-    let mut server = Server::start(&database_url(&connect));
+    let mut server = Server::start(&database_url(&connect), &[]);
     let client = reqwest::Client::new();
     server.wait_until_healthy(&client).await;
     let pool_url = |action: &str| server.url(&format!("/api/v1/pool/omani.works/{action}"));
@@ -191,4 +200,100 @@ fn the_server_refuses_a_bad_configuration_naming_the_variable() {
     assert_eq!(output.status.code(), Some(2));
     let logs = String::from_utf8_lossy(&output.stderr);
     assert!(logs.contains("PDM_RESERVATION_TTL"), "{logs}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_commit_killed_between_the_row_and_dns_converges_after_restart(
+    options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    // Arrange: a server on the fake Dynadot, and a reservation.
+    let fake = FakeDynadot::start(DYNADOT_KEY).await;
+    fake.seed("omani.works", FakeZone::with_foreign_records());
+    fake.seed("openova.io", FakeZone::with_foreign_records());
+    let env = [
+        ("DYNADOT_API_KEY", DYNADOT_KEY),
+        ("DYNADOT_API_URL", fake.url.as_str()),
+    ];
+    let url = database_url(&connect);
+    let mut server = Server::start(&url, &env);
+    let client = reqwest::Client::new();
+    server.wait_until_healthy(&client).await;
+    let reserved: Value = client
+        .post(server.url("/api/v1/pool/omani.works/reserve"))
+        .json(&json!({"subdomain": "acme"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Act: commit while Dynadot is slow, and kill the server before it writes DNS.
+    fake.set_latency(Duration::from_secs(3));
+    let reads_before = fake.calls("get_dns");
+    let commit = client
+        .post(server.url("/api/v1/pool/omani.works/commit"))
+        .json(&json!({
+            "subdomain": "acme",
+            "reservationToken": reserved["reservationToken"],
+            "loadBalancerIP": "198.51.100.7",
+        }))
+        .send();
+    let commit = tokio::spawn(commit);
+    let started = Instant::now();
+    while fake.calls("get_dns") == reads_before {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the commit never reached Dynadot"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.kill();
+    assert!(
+        commit.await.unwrap().is_err(),
+        "the killed server cannot have answered"
+    );
+    let db = options.connect_with(connect).await.unwrap();
+    let (state, dns_state): (String, String) =
+        sqlx::query_as("select state, dns_state from pool_allocations where subdomain = 'acme'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), dns_state.as_str()), ("active", "pending"));
+    assert!(fake.zone("omani.works").at("console.acme").is_empty());
+
+    // Act: a new process on the same database.
+    fake.set_latency(Duration::ZERO);
+    let restarted_at = Instant::now();
+    let mut restarted = Server::start(&url, &env);
+
+    // Assert: the reconciler finishes the commit, without any request.
+    loop {
+        let zone = fake.zone("omani.works");
+        if ["*", "console", "gitea", "harbor", "admin", "api"]
+            .iter()
+            .all(|host| zone.at(&format!("{host}.acme")).len() == 1)
+        {
+            break;
+        }
+        if restarted_at.elapsed() > PATIENCE {
+            restarted.kill();
+            panic!("DNS never converged: {}", restarted.stderr());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let converged_in = restarted_at.elapsed();
+    let dns_state: String = sqlx::query_scalar("select dns_state from pool_allocations")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(dns_state, "synced");
+    assert_eq!(
+        fake.zone("omani.works").sub.len(),
+        5 + 6,
+        "foreign records intact"
+    );
+    assert!(restarted.terminate().await.success());
+    eprintln!("killed mid-commit: converged {converged_in:?} after restart");
 }
