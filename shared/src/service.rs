@@ -59,7 +59,8 @@ pub struct Page {
 }
 
 /// What one maintenance run did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MaintenanceReport {
     /// Lapsed reservations deleted, and in how many batches.
     pub swept: u64,

@@ -1,149 +1,95 @@
-//! Runs a PDM tower service: a plain HTTP/1 server on `$PORT` (the Knative Serving contract
-//! and the combined container), stopping gracefully on SIGTERM or ctrl-c. The only crate that
-//! names hyper, so the core stays runtime-free.
+//! Runs PDM. One binary serves a tower service on AWS Lambda when the Lambda runtime is there,
+//! and as a plain HTTP server on `$PORT` otherwise (Knative, a container, a laptop); scheduled
+//! jobs run from a Lambda event, an HTTP POST (Knative PingSource) or `--once` (a CronJob).
+//! The only crate that names hyper or lambda_http, so the core stays runtime-free.
 
-use std::convert::Infallible;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
+mod http_server;
+mod job;
+mod lambda;
 
-use bytes::Bytes;
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use std::process::ExitCode;
+use std::sync::Arc;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use http_server::{BoxError, Shutdown, bind_port, serve};
+pub use job::run_job;
+use pdm_core::http::{Endpoint, Route};
+use pdm_core::{Config, Ctx};
 
-/// How long in-flight requests get to finish once shutdown starts.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
-/// Bounds how long a client may take to send its headers (slow-loris).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A shutdown signal every task can wait on; set once, by SIGTERM/ctrl-c or by [`trigger`].
-///
-/// [`trigger`]: Shutdown::trigger
-#[derive(Clone)]
-pub struct Shutdown {
-    sender: watch::Sender<bool>,
+/// Whether this process runs under the Lambda runtime (or `cargo lambda watch`, which sets
+/// the same variable).
+pub fn on_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
 }
 
-impl Shutdown {
-    /// A signal nothing triggers yet.
-    pub fn new() -> Self {
-        Self {
-            sender: watch::Sender::new(false),
+/// Reads the configuration, starts logging and builds the shared state, saying loudly what
+/// was defaulted. `Err` carries the exit code to stop with.
+pub fn start() -> Result<(Config, Arc<Ctx>), ExitCode> {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            pdm_core::telemetry::init("info");
+            tracing::error!(error.message = %error, "invalid configuration");
+            return Err(ExitCode::from(2));
+        }
+    };
+    pdm_core::telemetry::init(&config.log_level);
+    if config.api_tokens.is_empty() {
+        tracing::warn!("PDM_API_TOKENS is not set: reserve, commit, release and list are OPEN");
+    }
+    match Ctx::from_config(&config) {
+        Ok(ctx) => Ok((config, ctx)),
+        Err(error) => {
+            tracing::error!(error.cause_chain = ?error, error.message = %error, "cannot start");
+            Err(ExitCode::FAILURE)
         }
     }
-
-    /// A signal triggered by SIGTERM (Kubernetes, Knative) or SIGINT (ctrl-c).
-    pub fn on_signals() -> Self {
-        let shutdown = Self::new();
-        let trigger = shutdown.clone();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("shutdown requested: draining in-flight requests");
-            trigger.trigger();
-        });
-        shutdown
-    }
-
-    pub fn trigger(&self) {
-        self.sender.send_replace(true);
-    }
-
-    /// Resolves once the signal is set (at once if it already is).
-    pub async fn wait(&self) {
-        let mut receiver = self.sender.subscribe();
-        // The sender lives in `self`, so the channel cannot close while we wait.
-        let _ = receiver.wait_for(|triggered| *triggered).await;
-    }
 }
 
-impl Default for Shutdown {
-    fn default() -> Self {
-        Self::new()
-    }
+/// The whole `main` of a per-endpoint function: `route` on Lambda or on `$PORT`.
+pub async fn function(route: Route) -> ExitCode {
+    let (config, ctx) = match start() {
+        Ok(started) => started,
+        Err(code) => return code,
+    };
+    report(
+        serve_endpoint(
+            Endpoint::single(ctx, route),
+            config.port,
+            Shutdown::on_signals(),
+        )
+        .await,
+    )
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = terminate.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(error) => {
-                tracing::warn!(error.message = %error, "cannot listen for SIGTERM; ctrl-c only");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-}
-
-/// Binds `$PORT` (Knative's contract) on every interface.
-pub async fn bind_port(port: u16) -> std::io::Result<TcpListener> {
-    TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).await
-}
-
-/// Serves `service` on `listener` until `shutdown`, then lets in-flight requests finish.
-pub async fn serve<S, B>(
-    listener: TcpListener,
-    service: S,
+/// Serves `endpoint` on Lambda, or on `port` until `shutdown`.
+pub async fn serve_endpoint(
+    endpoint: Endpoint,
+    port: u16,
     shutdown: Shutdown,
-) -> std::io::Result<()>
-where
-    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    tracing::info!(address = %listener.local_addr()?, "listening");
-    let connections = GracefulShutdown::new();
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Per-connection failures (e.g. too many open files) must not end the server.
-                    tracing::warn!(error.message = %error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = shutdown.wait() => break,
-        };
-        let connection = http.serve_connection(
-            TokioIo::new(stream),
-            TowerToHyperService::new(service.clone()),
-        );
-        let connection = connections.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, error.message = %error, "connection ended with an error");
-            }
-        });
+) -> anyhow::Result<()> {
+    if on_lambda() {
+        return lambda::serve(endpoint)
+            .await
+            .map_err(|e| anyhow::anyhow!("the Lambda runtime stopped: {e}"));
     }
-    drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, connections.shutdown())
+    let listener = bind_port(port)
         .await
-        .is_err()
-    {
-        tracing::warn!("in-flight requests did not finish in time");
+        .map_err(|e| anyhow::anyhow!("cannot listen on port {port}: {e}"))?;
+    serve(listener, endpoint, shutdown)
+        .await
+        .map_err(|e| anyhow::anyhow!("the server failed: {e}"))
+}
+
+/// Logs how the process ends and turns it into an exit code.
+pub fn report(outcome: anyhow::Result<()>) -> ExitCode {
+    match outcome {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(error.cause_chain = ?error, error.message = %error, "stopped");
+            ExitCode::FAILURE
+        }
     }
-    Ok(())
 }

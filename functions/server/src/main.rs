@@ -1,5 +1,6 @@
-//! pdm-server: the combined container. Every endpoint on `$PORT`, the sweeper every
-//! `PDM_SWEEPER_INTERVAL`, migrations at start-up, graceful stop on SIGTERM/SIGINT.
+//! pdm-server: the combined container. Every endpoint on `$PORT`, maintenance (sweeper and
+//! DNS reconciler) every `PDM_SWEEPER_INTERVAL`, migrations at start-up, graceful stop on
+//! SIGTERM/SIGINT.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,53 +13,31 @@ use pdm_runtime::Shutdown;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(error) => {
-            pdm_core::telemetry::init("info");
-            tracing::error!(error.message = %error, "invalid configuration");
-            return ExitCode::from(2);
-        }
+    let (config, ctx) = match pdm_runtime::start() {
+        Ok(started) => started,
+        Err(code) => return code,
     };
-    pdm_core::telemetry::init(&config.log_level);
-    match run(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error.cause_chain = ?error, error.message = %error, "pdm-server stopped");
-            ExitCode::FAILURE
-        }
-    }
+    pdm_runtime::report(run(config, ctx).await)
 }
 
-async fn run(config: Config) -> anyhow::Result<()> {
-    if config.api_tokens.is_empty() {
-        tracing::warn!("PDM_API_TOKENS is not set: reserve, commit, release and list are OPEN");
-    }
-    let ctx = Ctx::from_config(&config)?;
+async fn run(config: Config, ctx: Arc<Ctx>) -> anyhow::Result<()> {
     pdm_core::MIGRATOR
         .run(ctx.pdm.store().pool())
         .await
         .context("cannot apply database migrations")?;
-
     let shutdown = Shutdown::on_signals();
-    let sweeper = tokio::spawn(sweep_until(
+    let maintenance = tokio::spawn(maintain_until(
         ctx.clone(),
         config.sweeper_interval,
         shutdown.clone(),
     ));
-    let listener = pdm_runtime::bind_port(config.port)
-        .await
-        .with_context(|| format!("cannot listen on port {}", config.port))?;
-    pdm_runtime::serve(listener, Endpoint::router(ctx), shutdown)
-        .await
-        .context("the server failed")?;
-    sweeper.await.context("the sweeper task panicked")?;
-    tracing::info!("stopped");
-    Ok(())
+    pdm_runtime::serve_endpoint(Endpoint::router(ctx), config.port, shutdown).await?;
+    maintenance.await.context("the maintenance task panicked")
 }
 
 /// Every `interval` until shutdown: deletes lapsed reservations and retries owed DNS changes.
-async fn sweep_until(ctx: Arc<Ctx>, interval: Duration, shutdown: Shutdown) {
+/// A run in progress finishes before the task stops.
+async fn maintain_until(ctx: Arc<Ctx>, interval: Duration, shutdown: Shutdown) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -1,0 +1,19 @@
+//! pdm-migrate: applies the embedded migrations, as a deploy step (`--once`), a Lambda
+//! invocation or a POST. Safe to run from several places at once: sqlx holds an advisory lock.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let (config, ctx) = match pdm_runtime::start() {
+        Ok(started) => started,
+        Err(code) => return code,
+    };
+    pdm_runtime::run_job("migrate", config.port, move || {
+        let ctx = ctx.clone();
+        async move {
+            pdm_core::MIGRATOR.run(ctx.pdm.store().pool()).await?;
+            let latest = pdm_core::MIGRATOR.iter().map(|m| m.version).max();
+            Ok(serde_json::json!({ "migrated": true, "version": latest }))
+        }
+    })
+    .await
+}

@@ -1,0 +1,6 @@
+//! pdm-release: `DELETE /api/v1/pool/{domain}/release` as a function, on AWS Lambda or on `$PORT` (Knative).
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    pdm_runtime::function(pdm_core::http::Route::Release).await
+}
