@@ -125,10 +125,8 @@ async fn commit_retried_with_the_same_token_answers_the_same_success(db: PgPool)
     assert_eq!(app.dns().zone(POOL).len(), 6);
 }
 
-#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
-async fn commit_refusals_follow_the_contract(db: PgPool) {
+contract_test!(commit_refusals_follow_the_contract, [], |app| {
     // Arrange
-    let app = TestApp::new(db);
     let held = app.reserve_token("held").await;
     let lapsed = app.reserve_token("lapsed").await;
     app.lapse("lapsed").await;
@@ -201,92 +199,97 @@ async fn commit_refusals_follow_the_contract(db: PgPool) {
         assert_eq!(reply.error(), code, "{case}");
     }
     assert_eq!(app.check("held").await.body["reason"], "reserved-state");
-}
+});
 
-#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
-async fn commit_validates_the_request_before_touching_the_row(db: PgPool) {
-    let app = TestApp::new(db);
-    let token = app.reserve_token("acme").await;
-    let uri = format!("/api/v1/pool/{POOL}/commit");
-    let cases = [
-        (
-            json!({"subdomain": "acme", "reservationToken": token}),
-            422,
-            "missing-lb-ip",
-        ),
-        (
-            json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": ""}),
-            422,
-            "missing-lb-ip",
-        ),
-        (
-            json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": "ff02::1"}),
-            422,
-            "missing-lb-ip",
-        ),
-        (
-            json!({"subdomain": "acme!", "reservationToken": token, "loadBalancerIP": LB_IP}),
-            422,
-            "invalid-format",
-        ),
-        (
-            json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": LB_IP, "sovereignFQDN": "bad name"}),
-            422,
-            "invalid-format",
-        ),
-        (
-            json!({"subdomain": "acme", "loadBalancerIP": LB_IP}),
-            400,
-            "bad-request",
-        ),
-        (
-            json!({"reservationToken": token, "loadBalancerIP": LB_IP}),
-            400,
-            "bad-request",
-        ),
-    ];
+contract_test!(
+    commit_validates_the_request_before_touching_the_row,
+    [],
+    |app| {
+        let token = app.reserve_token("acme").await;
+        let uri = format!("/api/v1/pool/{POOL}/commit");
+        let cases = [
+            (
+                json!({"subdomain": "acme", "reservationToken": token}),
+                422,
+                "missing-lb-ip",
+            ),
+            (
+                json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": ""}),
+                422,
+                "missing-lb-ip",
+            ),
+            (
+                json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": "ff02::1"}),
+                422,
+                "missing-lb-ip",
+            ),
+            (
+                json!({"subdomain": "acme!", "reservationToken": token, "loadBalancerIP": LB_IP}),
+                422,
+                "invalid-format",
+            ),
+            (
+                json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": LB_IP, "sovereignFQDN": "bad name"}),
+                422,
+                "invalid-format",
+            ),
+            (
+                json!({"subdomain": "acme", "loadBalancerIP": LB_IP}),
+                400,
+                "bad-request",
+            ),
+            (
+                json!({"reservationToken": token, "loadBalancerIP": LB_IP}),
+                400,
+                "bad-request",
+            ),
+        ];
 
-    for (body, status, code) in cases {
-        let reply = app.call(Method::POST, &uri, Some(body.clone())).await;
+        for (body, status, code) in cases {
+            let reply = app.call(Method::POST, &uri, Some(body.clone())).await;
 
-        assert_eq!(reply.status.as_u16(), status, "{body}: {:?}", reply.body);
-        assert_eq!(reply.error(), code, "{body}");
-    }
-    let unsupported = app
+            assert_eq!(reply.status.as_u16(), status, "{body}: {:?}", reply.body);
+            assert_eq!(reply.error(), code, "{body}");
+        }
+        let unsupported = app
         .call(
             Method::POST,
             "/api/v1/pool/example.com/commit",
             Some(json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": LB_IP})),
         )
         .await;
-    assert_eq!(unsupported.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(unsupported.error(), "unsupported-pool");
-    assert_eq!(app.check("acme").await.body["reason"], "reserved-state");
-}
+        assert_eq!(unsupported.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(unsupported.error(), "unsupported-pool");
+        assert_eq!(app.check("acme").await.body["reason"], "reserved-state");
+    }
+);
 
-#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
-async fn commit_of_an_ipv6_load_balancer_is_stored_canonically(db: PgPool) {
-    let app = TestApp::new(db);
-    let token = app.reserve_token("acme").await;
+contract_test!(
+    commit_of_an_ipv6_load_balancer_is_stored_canonically,
+    [],
+    |app| {
+        let token = app.reserve_token("acme").await;
 
-    let reply = app.commit("acme", &token, "2001:DB8:0:0::1").await;
+        let reply = app.commit("acme", &token, "2001:DB8:0:0::1").await;
 
-    assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.body["loadBalancerIP"], "2001:db8::1");
-    let retry = app.commit("acme", &token, "2001:db8::1").await;
-    assert_eq!(
-        retry.status,
-        StatusCode::OK,
-        "the same address in another spelling"
-    );
-}
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.body["loadBalancerIP"], "2001:db8::1");
+        let retry = app.commit("acme", &token, "2001:db8::1").await;
+        assert_eq!(
+            retry.status,
+            StatusCode::OK,
+            "the same address in another spelling"
+        );
+    }
+);
 
-#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
-async fn commit_defaults_the_sovereign_fqdn_to_the_allocated_name(db: PgPool) {
-    let app = TestApp::new(db);
-    let token = app.reserve_token("acme").await;
+contract_test!(
+    commit_defaults_the_sovereign_fqdn_to_the_allocated_name,
+    [],
+    |app| {
+        let token = app.reserve_token("acme").await;
 
-    let reply = app
+        let reply = app
         .call(
             Method::POST,
             &format!("/api/v1/pool/{POOL}/commit"),
@@ -294,6 +297,7 @@ async fn commit_defaults_the_sovereign_fqdn_to_the_allocated_name(db: PgPool) {
         )
         .await;
 
-    assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.body["sovereignFQDN"], "acme.omani.works");
-}
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.body["sovereignFQDN"], "acme.omani.works");
+    }
+);

@@ -11,18 +11,19 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tower::ServiceExt;
 
-#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
-async fn healthz_is_ok_with_the_managed_domains_when_the_database_answers(db: PgPool) {
-    let app = TestApp::new(db);
+contract_test!(
+    healthz_is_ok_with_the_managed_domains_when_the_database_answers,
+    [],
+    |app| {
+        let reply = app.get("/healthz").await;
 
-    let reply = app.get("/healthz").await;
-
-    assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(
-        reply.body,
-        json!({"status": "ok", "managedDomains": ["omani.works", "openova.io"]})
-    );
-}
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(
+            reply.body,
+            json!({"status": "ok", "managedDomains": ["omani.works", "openova.io"]})
+        );
+    }
+);
 
 #[tokio::test]
 async fn healthz_is_503_when_the_database_does_not_answer() {

@@ -23,9 +23,7 @@ async fn release_frees_the_name_and_removes_exactly_its_records(db: PgPool) {
     assert_eq!(app.reserve("acme").await.status, StatusCode::CREATED);
 }
 
-#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
-async fn release_takes_the_name_from_the_query_too(db: PgPool) {
-    let app = TestApp::new(db);
+contract_test!(release_takes_the_name_from_the_query_too, [], |app| {
     app.reserve_token("acme").await;
 
     let reply = app
@@ -39,7 +37,7 @@ async fn release_takes_the_name_from_the_query_too(db: PgPool) {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["freed"], "acme.omani.works");
     assert_eq!(app.row_count().await, 0);
-}
+});
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn release_answers_202_when_dns_removal_fails_and_the_reconciler_finishes_it(db: PgPool) {
@@ -87,9 +85,7 @@ async fn a_pending_release_is_finished_by_the_reconciler(db: PgPool) {
     assert_eq!(app.row_count().await, 0);
 }
 
-#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
-async fn release_refusals_follow_the_contract(db: PgPool) {
-    let app = TestApp::new(db);
+contract_test!(release_refusals_follow_the_contract, [], |app| {
     app.reserve_token("acme").await;
     let uri = format!("/api/v1/pool/{POOL}/release");
     let cases: [(String, Option<&str>, u16, &str); 6] = [
@@ -133,4 +129,4 @@ async fn release_refusals_follow_the_contract(db: PgPool) {
         .await;
     assert_eq!(unsupported.error(), "unsupported-pool");
     assert_eq!(app.row_count().await, 1, "no refusal may delete anything");
-}
+});

@@ -6,93 +6,89 @@ use pdm_tests::{POOL, TestApp, config, raw_request};
 use serde_json::json;
 use sqlx::PgPool;
 
-#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
-async fn unknown_routes_are_404_and_wrong_methods_405_in_the_error_shape(db: PgPool) {
-    let app = TestApp::new(db);
-    let cases = [
-        (Method::GET, "/".to_owned(), 404, "not-found", None),
-        (
-            Method::GET,
-            "/api/v1/pool".to_owned(),
-            404,
-            "not-found",
-            None,
-        ),
-        (
-            Method::GET,
-            format!("/api/v1/pool/{POOL}/frobnicate"),
-            404,
-            "not-found",
-            None,
-        ),
-        (
-            Method::GET,
-            "/api/v1/pool//check".to_owned(),
-            404,
-            "not-found",
-            None,
-        ),
-        (
-            Method::POST,
-            "/healthz".to_owned(),
-            405,
-            "method-not-allowed",
-            Some("GET"),
-        ),
-        (
-            Method::GET,
-            format!("/api/v1/pool/{POOL}/reserve"),
-            405,
-            "method-not-allowed",
-            Some("POST"),
-        ),
-        (
-            Method::POST,
-            format!("/api/v1/pool/{POOL}/release"),
-            405,
-            "method-not-allowed",
-            Some("DELETE"),
-        ),
-    ];
+contract_test!(
+    unknown_routes_are_404_and_wrong_methods_405_in_the_error_shape,
+    [],
+    |app| {
+        let cases = [
+            (Method::GET, "/".to_owned(), 404, "not-found", None),
+            (
+                Method::GET,
+                "/api/v1/pool".to_owned(),
+                404,
+                "not-found",
+                None,
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/pool/{POOL}/frobnicate"),
+                404,
+                "not-found",
+                None,
+            ),
+            (
+                Method::GET,
+                "/api/v1/pool//check".to_owned(),
+                404,
+                "not-found",
+                None,
+            ),
+            (
+                Method::POST,
+                "/healthz".to_owned(),
+                405,
+                "method-not-allowed",
+                Some("GET"),
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/pool/{POOL}/reserve"),
+                405,
+                "method-not-allowed",
+                Some("POST"),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/pool/{POOL}/release"),
+                405,
+                "method-not-allowed",
+                Some("DELETE"),
+            ),
+        ];
 
-    for (method, uri, status, code, allow) in cases {
-        let reply = app.call(method.clone(), &uri, None).await;
+        for (method, uri, status, code, allow) in cases {
+            let reply = app.call(method.clone(), &uri, None).await;
 
-        assert_eq!(reply.status.as_u16(), status, "{method} {uri}");
-        assert_eq!(reply.error(), code, "{method} {uri}");
-        assert!(reply.body["detail"].is_string(), "{method} {uri}");
-        assert_eq!(
-            reply
-                .headers
-                .get(header::ALLOW)
-                .map(|v| v.to_str().unwrap()),
-            allow,
-            "{method} {uri}"
-        );
+            assert_eq!(reply.status.as_u16(), status, "{method} {uri}");
+            assert_eq!(reply.error(), code, "{method} {uri}");
+            assert!(reply.body["detail"].is_string(), "{method} {uri}");
+            assert_eq!(
+                reply
+                    .headers
+                    .get(header::ALLOW)
+                    .map(|v| v.to_str().unwrap()),
+                allow,
+                "{method} {uri}"
+            );
+        }
     }
-}
+);
 
-#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
-async fn a_trailing_slash_reaches_the_same_route(db: PgPool) {
-    let app = TestApp::new(db);
-
+contract_test!(a_trailing_slash_reaches_the_same_route, [], |app| {
     let reply = app
         .get(&format!("/api/v1/pool/{POOL}/check/?sub=acme"))
         .await;
 
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["available"], true);
-}
+});
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn a_single_route_endpoint_serves_only_its_route(db: PgPool) {
     // Arrange: what a per-endpoint function serves.
     let app = TestApp::new(db.clone());
     let ctx = pdm_core::Ctx::with_pool(&config(&[]), db, app.memory_dns.clone().unwrap());
-    let check_only = TestApp {
-        endpoint: Endpoint::single(ctx, Route::Check),
-        ..app
-    };
+    let check_only = app.with_endpoint(Endpoint::single(ctx, Route::Check));
 
     // Act
     let check = check_only.check("acme").await;
@@ -104,59 +100,60 @@ async fn a_single_route_endpoint_serves_only_its_route(db: PgPool) {
     assert_eq!(reserve.error(), "not-found");
 }
 
-#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
-async fn bearer_tokens_guard_the_mutating_routes_and_list_only(db: PgPool) {
-    // Arrange
-    let config = config(&[("PDM_API_TOKENS", "catalyst=right-token")]);
-    let app = TestApp::with_config(db, &config);
-    let reserve = |sub: &str, authorization: &str| {
-        let mut headers = vec![(header::CONTENT_TYPE, "application/json")];
-        if !authorization.is_empty() {
-            headers.push((header::AUTHORIZATION, authorization));
+contract_test!(
+    bearer_tokens_guard_the_mutating_routes_and_list_only,
+    ["PDM_API_TOKENS" = "catalyst=right-token"],
+    |app| {
+        // Arrange
+        let reserve = |sub: &str, authorization: &str| {
+            let mut headers = vec![(header::CONTENT_TYPE, "application/json")];
+            if !authorization.is_empty() {
+                headers.push((header::AUTHORIZATION, authorization));
+            }
+            let body = json!({"subdomain": sub}).to_string();
+            raw_request(
+                Method::POST,
+                &format!("/api/v1/pool/{POOL}/reserve"),
+                &body,
+                &headers,
+            )
+        };
+
+        // Act
+        let missing = app.send(reserve("a1", "")).await;
+        let not_bearer = app.send(reserve("a2", "Basic cmlnaHQtdG9rZW4=")).await;
+        let wrong = app.send(reserve("a3", "Bearer wrong-token")).await;
+        let right = app.send(reserve("a4", "Bearer right-token")).await;
+        let list = app.get(&format!("/api/v1/pool/{POOL}/list")).await;
+        let release = app.release("a4").await;
+
+        // Assert
+        assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(missing.error(), "unauthorized");
+        assert_eq!(missing.headers[header::WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(not_bearer.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+        assert_eq!(wrong.error(), "forbidden");
+        for reply in [&missing, &wrong] {
+            let body = reply.body.to_string();
+            assert!(
+                !body.contains("right-token") && !body.contains("wrong-token"),
+                "{body}"
+            );
         }
-        let body = json!({"subdomain": sub}).to_string();
-        raw_request(
-            Method::POST,
-            &format!("/api/v1/pool/{POOL}/reserve"),
-            &body,
-            &headers,
-        )
-    };
-
-    // Act
-    let missing = app.send(reserve("a1", "")).await;
-    let not_bearer = app.send(reserve("a2", "Basic cmlnaHQtdG9rZW4=")).await;
-    let wrong = app.send(reserve("a3", "Bearer wrong-token")).await;
-    let right = app.send(reserve("a4", "Bearer right-token")).await;
-    let list = app.get(&format!("/api/v1/pool/{POOL}/list")).await;
-    let release = app.release("a4").await;
-
-    // Assert
-    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(missing.error(), "unauthorized");
-    assert_eq!(missing.headers[header::WWW_AUTHENTICATE], "Bearer");
-    assert_eq!(not_bearer.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
-    assert_eq!(wrong.error(), "forbidden");
-    for reply in [&missing, &wrong] {
-        let body = reply.body.to_string();
-        assert!(
-            !body.contains("right-token") && !body.contains("wrong-token"),
-            "{body}"
-        );
+        assert_eq!(right.status, StatusCode::CREATED);
+        assert_eq!(list.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(release.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.row_count().await, 1);
+        for open in [
+            "/healthz",
+            "/api/v1/reserved",
+            "/api/v1/pool/omani.works/check?sub=a1",
+        ] {
+            assert_eq!(app.get(open).await.status, StatusCode::OK, "{open}");
+        }
     }
-    assert_eq!(right.status, StatusCode::CREATED);
-    assert_eq!(list.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(release.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.row_count().await, 1);
-    for open in [
-        "/healthz",
-        "/api/v1/reserved",
-        "/api/v1/pool/omani.works/check?sub=a1",
-    ] {
-        assert_eq!(app.get(open).await.status, StatusCode::OK, "{open}");
-    }
-}
+);
 
 /// The `paths:` of openapi.yaml with their methods, read line by line: the spec keeps paths at
 /// two spaces of indent and methods at four.

@@ -2,6 +2,7 @@
 //! its tower service exactly as hyper or Lambda would drive it, and a fake Dynadot.
 
 pub mod fake_dynadot;
+pub mod served;
 
 use std::collections::HashMap;
 use std::io;
@@ -48,9 +49,15 @@ impl Reply {
     }
 }
 
+use served::Deployment;
+pub use served::Serving;
+
 pub struct TestApp {
     pub ctx: Arc<Ctx>,
     pub endpoint: Endpoint,
+    /// Processes serving PDM when the test reaches it over TCP; in-process otherwise.
+    deployment: Option<Deployment>,
+    client: reqwest::Client,
     /// The in-memory provider, when the app writes DNS there.
     pub memory_dns: Option<Arc<InMemory>>,
     pub db: PgPool,
@@ -91,9 +98,34 @@ impl TestApp {
         Self {
             endpoint: Endpoint::router(ctx.clone()),
             ctx,
+            deployment: None,
+            client: reqwest::Client::new(),
             memory_dns: None,
             db,
         }
+    }
+
+    /// PDM served as `serving` says, configured by `overrides` on top of the defaults. Over
+    /// TCP the processes write DNS nowhere (log-only): tests of DNS effects run in-process.
+    pub async fn served(db: PgPool, serving: Serving, overrides: &[(&str, &str)]) -> Self {
+        let config = config(overrides);
+        if serving == Serving::InProcess {
+            return Self::with_config(db, &config);
+        }
+        let mut env: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.push(("PDM_DATABASE_URL".to_owned(), served::database_url(&db)));
+        Self {
+            deployment: Some(Deployment::start(serving, &env).await),
+            ..Self::with_provider(db, &config, Arc::new(pdm_core::dns::LogOnly))
+        }
+    }
+
+    /// The same app answering through `endpoint` (e.g. a single-route one) instead.
+    pub fn with_endpoint(self, endpoint: Endpoint) -> Self {
+        Self { endpoint, ..self }
     }
 
     /// The in-memory provider's records.
@@ -103,8 +135,11 @@ impl TestApp {
             .expect("this app writes DNS in memory")
     }
 
-    /// Sends a prepared request.
+    /// Sends a prepared request, in-process or over TCP to whichever process serves it.
     pub async fn send(&self, request: Request<Full<Bytes>>) -> Reply {
+        if let Some(deployment) = &self.deployment {
+            return self.send_over_tcp(deployment, request).await;
+        }
         let response = self
             .endpoint
             .clone()
@@ -114,20 +149,33 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                panic!(
-                    "response is not JSON ({e}): {}",
-                    String::from_utf8_lossy(&bytes)
-                )
-            })
-        };
         Reply {
             status,
             headers,
-            body,
+            body: parse_body(&bytes),
+        }
+    }
+
+    async fn send_over_tcp(&self, deployment: &Deployment, request: Request<Full<Bytes>>) -> Reply {
+        let (parts, body) = request.into_parts();
+        let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let url = format!("{}{path_and_query}", deployment.base_for(parts.uri.path()));
+        let body = body.collect().await.unwrap().to_bytes();
+        let response = self
+            .client
+            .request(parts.method, url)
+            .headers(parts.headers)
+            .body(body)
+            .send()
+            .await
+            .expect("the process answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap();
+        Reply {
+            status,
+            headers,
+            body: parse_body(&bytes),
         }
     }
 
@@ -236,6 +284,19 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// A JSON body, `Value::Null` when empty.
+fn parse_body(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        panic!(
+            "response is not JSON ({e}): {}",
+            String::from_utf8_lossy(bytes)
+        )
+    })
 }
 
 /// Everything logged on this thread while installed, at every level, as text.

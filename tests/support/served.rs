@@ -1,0 +1,151 @@
+//! PDM as it is deployed: the combined server, or every per-endpoint function binary behind
+//! a tiny path router, each a real process on its own loopback port.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pdm_core::http::Route;
+use sqlx::PgPool;
+
+/// Only a broken process takes this long to listen; a slow machine does not fail a test.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// How a test reaches PDM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serving {
+    /// The tower service called in-process.
+    InProcess,
+    /// `pdm-server` over TCP.
+    CombinedServer,
+    /// `pdm-check`, `pdm-reserve`, … each on its own port, requests routed by path.
+    Functions,
+}
+
+/// A built binary of the workspace. `scripts/test` builds them before the tests run.
+pub fn binary(name: &str) -> PathBuf {
+    // This test runs from target/<profile>/deps; the binaries sit one level up.
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// The URL of the database `db` is connected to.
+pub fn database_url(db: &PgPool) -> String {
+    let options = db.connect_options();
+    format!(
+        "postgres://{}@{}:{}/{}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default()
+    )
+}
+
+/// A PDM process listening on a loopback port; killed when dropped.
+pub struct Process {
+    child: Child,
+    pub base: String,
+}
+
+impl Process {
+    /// Starts `binary` with `env` on a free port and waits until it accepts connections.
+    pub async fn start(binary: &str, env: &[(String, String)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(self::binary(binary))
+            .env_clear()
+            .env("PORT", port.to_string())
+            .env("PDM_LOG_LEVEL", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{binary} starts: {e}"));
+        let mut process = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if let Some(status) = process.child.try_wait().unwrap() {
+                panic!("{binary} exited before listening: {status}");
+            }
+            assert!(started.elapsed() < PATIENCE, "{binary} never listened");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        process
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary that serves `route`.
+pub fn function_binary(route: Route) -> &'static str {
+    match route {
+        Route::Health => "pdm-health",
+        Route::Reserved => "pdm-reserved",
+        Route::Check => "pdm-check",
+        Route::Reserve => "pdm-reserve",
+        Route::Commit => "pdm-commit",
+        Route::Release => "pdm-release",
+        Route::List => "pdm-list",
+    }
+}
+
+/// Real processes and the base URL of each route; `None` stands for every route.
+pub struct Deployment {
+    processes: Vec<(Option<Route>, Process)>,
+}
+
+impl Deployment {
+    pub async fn start(serving: Serving, env: &[(String, String)]) -> Self {
+        let processes = match serving {
+            Serving::InProcess => Vec::new(),
+            Serving::CombinedServer => vec![(None, Process::start("pdm-server", env).await)],
+            Serving::Functions => {
+                let mut processes = Vec::new();
+                for route in Route::ALL {
+                    processes.push((
+                        Some(route),
+                        Process::start(function_binary(route), env).await,
+                    ));
+                }
+                processes
+            }
+        };
+        Self { processes }
+    }
+
+    /// The tiny path router: the process serving `path`. A path no route knows goes to the
+    /// first process, which answers the contract's 404 like any other.
+    pub fn base_for(&self, path: &str) -> &str {
+        let route = Route::resolve(path).map(|(route, _)| route);
+        self.processes
+            .iter()
+            .find(|(serves, _)| serves.is_none() || *serves == route)
+            .or_else(|| self.processes.first())
+            .map(|(_, process)| process.base.as_str())
+            .expect("a deployment with processes")
+    }
+}
