@@ -40,6 +40,7 @@ mod check;
 mod commit;
 mod dynadot;
 mod health;
+mod lambda;
 mod list;
 mod race;
 mod release;

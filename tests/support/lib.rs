@@ -2,6 +2,7 @@
 //! its tower service exactly as hyper or Lambda would drive it, and a fake Dynadot.
 
 pub mod fake_dynadot;
+pub mod fake_lambda;
 pub mod served;
 
 use std::collections::HashMap;

@@ -64,20 +64,10 @@ impl Process {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(self::binary(binary))
-            .env_clear()
-            .env("PORT", port.to_string())
-            .env("PDM_LOG_LEVEL", "warn")
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{binary} starts: {e}"));
-        let mut process = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
+        let mut env = env.to_vec();
+        env.push(("PORT".to_owned(), port.to_string()));
+        let mut process = Self::spawn(binary, &[], &env);
+        process.base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -90,6 +80,36 @@ impl Process {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         process
+    }
+
+    /// Starts `binary args…` with only `env` (and quiet logs) in its environment.
+    pub fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> Self {
+        let child = Command::new(self::binary(binary))
+            .args(args)
+            .env_clear()
+            .env("PDM_LOG_LEVEL", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{binary} starts: {e}"));
+        Self {
+            child,
+            base: String::new(),
+        }
+    }
+
+    /// Waits for the process to exit by itself.
+    pub async fn exit_status(mut self) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < PATIENCE, "the process did not exit");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
