@@ -171,3 +171,77 @@ async fn migrate_applies_the_schema_as_a_one_off_job(db: PgPool) {
     .unwrap();
     assert_eq!(tables, 2);
 }
+
+/// Stops `cargo lambda watch` (SIGKILL: it does not stop on SIGTERM). The functions it ran
+/// exit on their own once their runtime API is gone.
+struct Watch(std::process::Child);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn cargo_lambda_watch_serves_the_functions_end_to_end(db: PgPool) {
+    // Arrange: the real local Lambda emulator, on the workspace's built functions.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let env = format!("PDM_DATABASE_URL={},PDM_LOG_LEVEL=warn", database_url(&db));
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let watch = std::process::Command::new("cargo")
+        .args([
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "--invoke-address",
+            "127.0.0.1",
+        ])
+        .args(["--invoke-port", &port.to_string(), "--env-var", &env])
+        .current_dir(workspace)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("cargo lambda is installed (scripts/test installs it)");
+    let _watch = Watch(watch);
+    let base = format!("http://127.0.0.1:{port}/lambda-url");
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "cargo lambda watch never listened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Act
+    let reserved = client
+        .post(format!("{base}/pdm-reserve/api/v1/pool/{POOL}/reserve"))
+        .json(&json!({"subdomain": "watched"}))
+        .send()
+        .await
+        .unwrap();
+    let reserved_status = reserved.status();
+    let check: Value = client
+        .get(format!(
+            "{base}/pdm-check/api/v1/pool/{POOL}/check?sub=watched"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(reserved_status, StatusCode::CREATED);
+    assert_eq!(check["reason"], "reserved-state", "{check}");
+}
