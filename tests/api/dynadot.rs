@@ -27,6 +27,24 @@ fn sovereign_records(zone: &FakeZone, sub: &str) -> Vec<FakeRecord> {
         .collect()
 }
 
+/// Two replicas on one database (a connection pool and a Dynadot client each), one key.
+async fn replicas_on(
+    fake: &FakeDynadot,
+    options: PgPoolOptions,
+    connect: PgConnectOptions,
+) -> [TestApp; 2] {
+    let db = || {
+        options
+            .clone()
+            .max_connections(10)
+            .connect_with(connect.clone())
+    };
+    [
+        TestApp::with_dynadot(db().await.unwrap(), &fake.url, &[]),
+        TestApp::with_dynadot(db().await.unwrap(), &fake.url, &[]),
+    ]
+}
+
 /// Runs the reconciler until nothing is owed; returns how many runs it took.
 async fn converge(app: &TestApp) -> usize {
     for run in 1..=50 {
@@ -103,16 +121,7 @@ async fn twenty_concurrent_commits_through_two_replicas_keep_all_120_records_and
     // Arrange: two replicas (a connection pool and a Dynadot client each), one account key,
     // 15 sovereigns on one zone (90 records, what fits beside its 5) and 5 on the other.
     let fake = fake_with_pools().await;
-    let db = || {
-        options
-            .clone()
-            .max_connections(10)
-            .connect_with(connect.clone())
-    };
-    let replicas = [
-        TestApp::with_dynadot(db().await.unwrap(), &fake.url, &[]),
-        TestApp::with_dynadot(db().await.unwrap(), &fake.url, &[]),
-    ];
+    let replicas = replicas_on(&fake, options, connect).await;
     let names: Vec<(&str, String)> = (0..20)
         .map(|i| (if i < 15 { POOL } else { OTHER_POOL }, format!("s{i:02}")))
         .collect();
@@ -440,16 +449,7 @@ async fn concurrent_reserves_never_overfill_a_zone(
     // Arrange: room for exactly two sovereigns; two replicas race twenty names.
     let fake = FakeDynadot::start(DYNADOT_KEY).await;
     fake.seed(POOL, zone_with_foreign(88));
-    let db = || {
-        options
-            .clone()
-            .max_connections(10)
-            .connect_with(connect.clone())
-    };
-    let replicas = [
-        TestApp::with_dynadot(db().await.unwrap(), &fake.url, &[]),
-        TestApp::with_dynadot(db().await.unwrap(), &fake.url, &[]),
-    ];
+    let replicas = replicas_on(&fake, options, connect).await;
     replicas[0].pdm().maintain().await.unwrap();
 
     // Act

@@ -2,9 +2,9 @@
 //! real event payloads, and the sweeper on its three schedules (Lambda, `--once`, POST).
 
 use http::StatusCode;
-use pdm_tests::POOL;
 use pdm_tests::fake_lambda::FakeLambdaRuntime;
 use pdm_tests::served::{Process, database_url};
+use pdm_tests::{POOL, row_count, seed_reservations};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -22,18 +22,6 @@ fn body_of(response: &Value) -> Value {
     let text = response["body"].as_str().expect("a text body, not base64");
     assert_eq!(response["isBase64Encoded"], false);
     serde_json::from_str(text).unwrap()
-}
-
-async fn insert_lapsed_reservation(db: &PgPool, sub: &str) {
-    sqlx::query(
-        "insert into pool_allocations (pool_domain, subdomain, state, expires_at, reservation_token)
-         values ($1, $2, 'reserved', now() - interval '1 minute', gen_random_uuid())",
-    )
-    .bind(POOL)
-    .bind(sub)
-    .execute(db)
-    .await
-    .unwrap();
 }
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
@@ -85,7 +73,7 @@ async fn a_function_answers_other_routes_with_the_contracts_404(db: PgPool) {
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn the_sweeper_runs_once_per_eventbridge_scheduled_event(db: PgPool) {
     // Arrange
-    insert_lapsed_reservation(&db, "stale").await;
+    seed_reservations(&db, "stale", 1, true).await;
     let (runtime, _sweeper) = on_lambda("pdm-sweeper", &db).await;
     let event: Value =
         serde_json::from_str(include_str!("fixtures/eventbridge_scheduled_event.json")).unwrap();
@@ -98,16 +86,12 @@ async fn the_sweeper_runs_once_per_eventbridge_scheduled_event(db: PgPool) {
     assert_eq!(first["swept"], 1, "{first}");
     assert_eq!(first["dnsPending"], 0);
     assert_eq!(second["swept"], 0, "{second}");
-    let left: i64 = sqlx::query_scalar("select count(*) from pool_allocations")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(left, 0);
+    assert_eq!(row_count(&db).await, 0);
 }
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn the_sweeper_runs_once_from_a_cronjob(db: PgPool) {
-    insert_lapsed_reservation(&db, "stale").await;
+    seed_reservations(&db, "stale", 1, true).await;
     let env = [("PDM_DATABASE_URL".to_owned(), database_url(&db))];
 
     let status = Process::spawn("pdm-sweeper", &["--once"], &env)
@@ -115,16 +99,12 @@ async fn the_sweeper_runs_once_from_a_cronjob(db: PgPool) {
         .await;
 
     assert!(status.success(), "{status}");
-    let left: i64 = sqlx::query_scalar("select count(*) from pool_allocations")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(left, 0);
+    assert_eq!(row_count(&db).await, 0);
 }
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn the_sweeper_runs_on_a_pingsource_post_and_refuses_other_methods(db: PgPool) {
-    insert_lapsed_reservation(&db, "stale").await;
+    seed_reservations(&db, "stale", 1, true).await;
     let env = [("PDM_DATABASE_URL".to_owned(), database_url(&db))];
     let sweeper = Process::start("pdm-sweeper", &env).await;
     let client = reqwest::Client::new();

@@ -1,28 +1,7 @@
 use http::StatusCode;
 use pdm_core::service::SWEEP_BATCH;
-use pdm_tests::{POOL, TestApp};
+use pdm_tests::{TestApp, seed_reservations};
 use sqlx::PgPool;
-
-/// Inserts `count` reservations of `POOL` named `{prefix}{n}`, lapsed or live.
-async fn seed_reservations(db: &PgPool, prefix: &str, count: i64, lapsed: bool) {
-    let expires = if lapsed {
-        "now() - interval '1 minute'"
-    } else {
-        "now() + interval '10 minutes'"
-    };
-    sqlx::query(&format!(
-        "insert into pool_allocations
-             (pool_domain, subdomain, state, expires_at, reservation_token, created_by)
-         select $1, $2 || n, 'reserved', {expires}, gen_random_uuid(), 'seed'
-         from generate_series(1, $3) as n"
-    ))
-    .bind(POOL)
-    .bind(prefix)
-    .bind(count)
-    .execute(db)
-    .await
-    .unwrap();
-}
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn sweep_deletes_every_lapsed_reservation_in_bounded_batches(db: PgPool) {

@@ -280,11 +280,38 @@ impl TestApp {
     }
 
     pub async fn row_count(&self) -> i64 {
-        sqlx::query_scalar("select count(*) from pool_allocations")
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
+        row_count(&self.db).await
     }
+}
+
+/// How many rows `pool_allocations` holds.
+pub async fn row_count(db: &PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from pool_allocations")
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+/// Inserts `count` reservations of `POOL` named `{prefix}{n}` (n from 1), lapsed a minute ago
+/// or live for ten more.
+pub async fn seed_reservations(db: &PgPool, prefix: &str, count: i64, lapsed: bool) {
+    let expires = if lapsed {
+        "now() - interval '1 minute'"
+    } else {
+        "now() + interval '10 minutes'"
+    };
+    sqlx::query(&format!(
+        "insert into pool_allocations
+             (pool_domain, subdomain, state, expires_at, reservation_token, created_by)
+         select $1, $2 || n, 'reserved', {expires}, gen_random_uuid(), 'seed'
+         from generate_series(1, $3) as n"
+    ))
+    .bind(POOL)
+    .bind(prefix)
+    .bind(count)
+    .execute(db)
+    .await
+    .unwrap();
 }
 
 /// A JSON body, `Value::Null` when empty.

@@ -162,20 +162,10 @@ async fn the_server_migrates_serves_the_contract_sweeps_and_stops_on_sigterm(
 
     // The sweeper loop deletes a reservation that lapsed behind the server's back.
     let db = options.connect_with(connect).await.unwrap();
-    sqlx::query(
-        "insert into pool_allocations (pool_domain, subdomain, state, expires_at, reservation_token)
-         values ('omani.works', 'stale', 'reserved', now() - interval '1 minute', gen_random_uuid())",
-    )
-    .execute(&db)
-    .await
-    .unwrap();
+    pdm_tests::seed_reservations(&db, "stale", 1, true).await;
     let started = Instant::now();
     loop {
-        let left: i64 = sqlx::query_scalar("select count(*) from pool_allocations")
-            .fetch_one(&db)
-            .await
-            .unwrap();
-        if left == 0 {
+        if pdm_tests::row_count(&db).await == 0 {
             break;
         }
         assert!(started.elapsed() < PATIENCE, "the sweeper never ran");
