@@ -30,6 +30,12 @@ pub struct Config {
     pub reservation_ttl: Duration,
     pub sweeper_interval: Duration,
     pub log_level: String,
+    /// `json` (default) or `pretty` for people reading a terminal.
+    pub log_format: LogFormat,
+    /// Requests answered at once; more are refused with 503 instead of queueing without bound.
+    pub max_in_flight: usize,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
     /// Empty: mutating endpoints are open (local runs), said loudly at startup.
     pub api_tokens: ApiTokens,
 }
@@ -87,6 +93,19 @@ impl Config {
             reservation_ttl: parse_with(parsed("PDM_RESERVATION_TTL", "10m"), positive_duration)?,
             sweeper_interval: parse_with(parsed("PDM_SWEEPER_INTERVAL", "30s"), positive_duration)?,
             log_level: parsed("PDM_LOG_LEVEL", "info").0,
+            log_format: parse_with(parsed("PDM_LOG_FORMAT", "json"), |v| match v.trim() {
+                "json" => Ok(LogFormat::Json),
+                "pretty" => Ok(LogFormat::Pretty),
+                _ => Err("must be json or pretty"),
+            })?,
+            max_in_flight: parse_with(parsed("PDM_MAX_IN_FLIGHT", "256"), |v| {
+                v.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("must be a whole number above 0")
+            })?,
+            request_timeout: parse_with(parsed("PDM_REQUEST_TIMEOUT", "60s"), positive_duration)?,
             api_tokens: parse_with(parsed("PDM_API_TOKENS", ""), ApiTokens::parse)?,
         })
     }
@@ -97,6 +116,12 @@ impl Config {
             .as_ref()
             .map_or(DEFAULT_DATABASE_URL, |url| url.expose_secret())
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
 }
 
 fn parse_with<T, E: fmt::Display>(
@@ -229,6 +254,9 @@ mod tests {
         assert_eq!(config.reservation_ttl, Duration::from_secs(600));
         assert_eq!(config.sweeper_interval, Duration::from_secs(30));
         assert_eq!(config.log_level, "info");
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.max_in_flight, 256);
+        assert_eq!(config.request_timeout, Duration::from_secs(60));
         assert!(config.api_tokens.is_empty());
     }
 
@@ -263,6 +291,9 @@ mod tests {
             ("PDM_SOVEREIGN_HOSTS", "*,-bad"),
             ("PDM_SOVEREIGN_HOSTS", " , "),
             ("DYNADOT_TIMEOUT", "soon"),
+            ("PDM_LOG_FORMAT", "xml"),
+            ("PDM_MAX_IN_FLIGHT", "0"),
+            ("PDM_REQUEST_TIMEOUT", "0s"),
         ] {
             let error = config(&[(variable, value)]).expect_err(value);
             assert_eq!(error.variable, variable, "{value}");

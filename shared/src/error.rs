@@ -40,6 +40,11 @@ pub enum Error {
     /// reached right now; the client may retry.
     #[error("{0} is unavailable")]
     Unavailable(&'static str, #[source] anyhow::Error),
+    /// Too many requests at once: refused rather than queued without bound.
+    #[error("too many requests at once; retry shortly")]
+    Overloaded,
+    #[error("the request took longer than {0:?}")]
+    Timeout(std::time::Duration),
     /// A bug or an unforeseen failure: its chain is logged, never sent.
     #[error("internal error")]
     Unexpected(#[from] anyhow::Error),
@@ -66,6 +71,8 @@ impl Error {
             Self::MethodNotAllowed(_) => "method-not-allowed",
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::Unavailable(..) => "unavailable",
+            Self::Overloaded => "overloaded",
+            Self::Timeout(_) => "timeout",
             Self::Unexpected(_) => "internal",
         }
     }

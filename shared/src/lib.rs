@@ -35,6 +35,14 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Ctx {
     pub pdm: Pdm,
     pub api_tokens: config::ApiTokens,
+    pub limits: Limits,
+}
+
+/// How much the HTTP layer takes on before it refuses.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_in_flight: usize,
+    pub request_timeout: Duration,
 }
 
 impl Ctx {
@@ -50,6 +58,10 @@ impl Ctx {
         Arc::new(Self {
             pdm: Pdm::new(store::Store::new(pool), dns, config),
             api_tokens: config.api_tokens.clone(),
+            limits: Limits {
+                max_in_flight: config.max_in_flight,
+                request_timeout: config.request_timeout,
+            },
         })
     }
 }

@@ -260,22 +260,38 @@ impl Pdm {
     }
 
     /// Frees the name: a reservation at once; an allocation once its records are gone (until
-    /// then the name stays taken, and the reconciler finishes the removal).
+    /// then the name stays taken, and the reconciler finishes the removal). With `token`, only
+    /// the holder of that reservation token may.
     #[instrument(skip_all, fields(%pool, %sub))]
     pub async fn release(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
+        token: Option<Uuid>,
     ) -> Result<(String, DnsSync), Error> {
         let fqdn = pool.fqdn(sub)?;
-        if self.store.delete_reservation(pool, sub).await?.is_some() {
+        if self
+            .store
+            .delete_reservation(pool, sub, token)
+            .await?
+            .is_some()
+        {
             info!("released a reservation");
             return Ok((fqdn, DnsSync::Written));
         }
-        self.store
-            .mark_releasing(pool, sub, self.dns_lease)
+        if self
+            .store
+            .mark_releasing(pool, sub, token, self.dns_lease)
             .await?
-            .ok_or(Error::NotFound)?;
+            .is_none()
+        {
+            let exists = self.store.find(pool, sub).await?.is_some();
+            return Err(if exists && token.is_some() {
+                Error::TokenMismatch
+            } else {
+                Error::NotFound
+            });
+        }
         let sync = self.sync(pool, sub).await;
         info!(?sync, "released an allocation");
         Ok((fqdn, sync))
@@ -364,6 +380,21 @@ impl Pdm {
             info!(?report, "maintenance");
         }
         Ok(report)
+    }
+
+    /// Ready to serve: the database answers and holds every migration this build knows.
+    pub async fn readiness(&self) -> Result<(), String> {
+        let expected = crate::MIGRATOR.iter().map(|m| m.version).max();
+        match self.store.schema_version().await {
+            Ok(applied) if applied >= expected => Ok(()),
+            Ok(applied) => Err(format!(
+                "database schema at version {applied:?}, this build needs {expected:?}"
+            )),
+            Err(error) => {
+                warn!(error.message = %error, "database is not ready");
+                Err("the database does not answer".to_owned())
+            }
+        }
     }
 
     /// Whether the database answers.

@@ -201,31 +201,44 @@ impl Store {
         .await
     }
 
-    /// Deletes the name if it is only reserved: a reservation has no records to remove.
+    /// Deletes the name if it is only reserved (a reservation has no records to remove), and
+    /// holds `token` when one is given.
     pub async fn delete_reservation(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
+        token: Option<Uuid>,
     ) -> Result<Option<Allocation>, sqlx::Error> {
         // language=PostgreSQL
         sqlx::query_as(concat!(
             "delete from pool_allocations
              where pool_domain = $1 and subdomain = $2 and state = 'reserved'
+               and ($3::uuid is null or reservation_token = $3)
              returning ",
             allocation_columns!()
         ))
         .bind(pool.as_str())
         .bind(sub.as_str())
+        .bind(token)
         .fetch_optional(&self.pool)
         .await
     }
 
-    /// Marks an active allocation as releasing: its records are now owed to removal, and the
-    /// releasing request has `lease` before the reconciler may retry that.
+    /// The newest migration applied, if the schema exists.
+    pub async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Marks an active allocation (holding `token`, when given) as releasing: its records are
+    /// now owed to removal, and the releasing request has `lease` before the reconciler may
+    /// retry that.
     pub async fn mark_releasing(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
+        token: Option<Uuid>,
         lease: Duration,
     ) -> Result<Option<Allocation>, sqlx::Error> {
         // language=PostgreSQL
@@ -234,12 +247,14 @@ impl Store {
              set releasing_since = coalesce(releasing_since, now()), dns_state = 'pending',
                  dns_version = dns_version + 1, dns_attempts = 0, dns_retry_at = now() + $3
              where pool_domain = $1 and subdomain = $2 and state = 'active'
+               and ($4::uuid is null or reservation_token = $4)
              returning ",
             allocation_columns!()
         ))
         .bind(pool.as_str())
         .bind(sub.as_str())
         .bind(lease)
+        .bind(token)
         .fetch_optional(&self.pool)
         .await
     }

@@ -41,6 +41,7 @@ mod commit;
 mod dynadot;
 mod health;
 mod lambda;
+mod limits;
 mod list;
 mod race;
 mod release;

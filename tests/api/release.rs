@@ -130,3 +130,45 @@ contract_test!(release_refusals_follow_the_contract, [], |app| {
     assert_eq!(unsupported.error(), "unsupported-pool");
     assert_eq!(app.row_count().await, 1, "no refusal may delete anything");
 });
+
+contract_test!(release_with_a_token_needs_the_holders_token, |app| {
+    // Arrange: one reservation and one allocation.
+    let reserved = app.reserve_token("held").await;
+    let committed = app.reserve_token("live").await;
+    assert_eq!(
+        app.commit("live", &committed, pdm_tests::LB_IP)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let uri = format!("/api/v1/pool/{POOL}/release");
+    let release = |sub: &str, token: &str| {
+        app.call(
+            Method::DELETE,
+            &uri,
+            Some(json!({"subdomain": sub, "reservationToken": token})),
+        )
+    };
+    let stranger = uuid::Uuid::new_v4().to_string();
+
+    // Act + Assert: a wrong or malformed token frees nothing.
+    for (sub, token) in [
+        ("held", stranger.as_str()),
+        ("live", stranger.as_str()),
+        ("live", "nope"),
+    ] {
+        let refused = release(sub, token).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{sub} {token}");
+        assert_eq!(refused.error(), "token-mismatch", "{sub} {token}");
+    }
+    assert_eq!(app.row_count().await, 2);
+    assert_eq!(
+        release("absent", &stranger).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The holders' tokens free both.
+    assert_eq!(release("held", &reserved).await.status, StatusCode::OK);
+    assert_eq!(release("live", &committed).await.status, StatusCode::OK);
+    assert_eq!(app.row_count().await, 0);
+});

@@ -88,7 +88,7 @@ async fn a_single_route_endpoint_serves_only_its_route(db: PgPool) {
     // Arrange: what a per-endpoint function serves.
     let app = TestApp::new(db.clone());
     let ctx = pdm_core::Ctx::with_pool(&config(&[]), db, app.memory_dns.clone().unwrap());
-    let check_only = app.with_endpoint(Endpoint::single(ctx, Route::Check));
+    let check_only = app.with_endpoint(Endpoint::serving(ctx, &[Route::Check]));
 
     // Act
     let check = check_only.check("acme").await;
@@ -201,4 +201,60 @@ fn every_route_template_resolves_to_its_route() {
 
         assert_eq!(resolved, Some(route), "{path}");
     }
+}
+
+contract_test!(a_request_id_is_honoured_or_generated_and_returned, |app| {
+    // Act
+    let given = app
+        .send(raw_request(
+            Method::GET,
+            "/api/v1/reserved",
+            "",
+            &[(pdm_core::http::REQUEST_ID, "catalyst-7f3a.1")],
+        ))
+        .await;
+    let generated = app.get("/api/v1/reserved").await;
+    let refused = app
+        .send(raw_request(
+            Method::GET,
+            "/nowhere",
+            "",
+            &[(pdm_core::http::REQUEST_ID, "bad id with spaces")],
+        ))
+        .await;
+
+    // Assert
+    assert_eq!(given.headers["x-request-id"], "catalyst-7f3a.1");
+    let fresh = generated.headers["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(fresh).is_ok(), "{fresh}");
+    let replaced = refused.headers["x-request-id"].to_str().unwrap();
+    assert!(
+        uuid::Uuid::parse_str(replaced).is_ok(),
+        "unsafe ids are replaced: {replaced}"
+    );
+});
+
+contract_test!(probes_say_alive_and_ready_on_a_migrated_database, |app| {
+    let live = app.get("/livez").await;
+    let ready = app.get("/readyz").await;
+
+    assert_eq!(live.status, StatusCode::OK);
+    assert_eq!(live.body, json!({"status": "ok"}));
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.body, json!({"status": "ok"}));
+});
+
+#[sqlx::test(migrations = false)]
+async fn readyz_is_503_until_the_migrations_are_applied(db: sqlx::PgPool) {
+    let app = TestApp::new(db.clone());
+
+    let before = app.get("/readyz").await;
+    pdm_core::MIGRATOR.run(&db).await.unwrap();
+    let after = app.get("/readyz").await;
+
+    assert_eq!(before.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(before.body["status"], "unavailable");
+    assert!(before.body["detail"].is_string());
+    assert_eq!(app.get("/livez").await.status, StatusCode::OK);
+    assert_eq!(after.status, StatusCode::OK);
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pdm_core::http::Route;
+use pdm_core::http::{PROBES, Route};
 use sqlx::PgPool;
 
 /// Only a broken process takes this long to listen; a slow machine does not fail a test.
@@ -120,22 +120,20 @@ impl Drop for Process {
     }
 }
 
-/// The binary that serves `route`.
-pub fn function_binary(route: Route) -> &'static str {
-    match route {
-        Route::Health => "pdm-health",
-        Route::Reserved => "pdm-reserved",
-        Route::Check => "pdm-check",
-        Route::Reserve => "pdm-reserve",
-        Route::Commit => "pdm-commit",
-        Route::Release => "pdm-release",
-        Route::List => "pdm-list",
-    }
-}
+/// Each function binary and the routes it serves.
+pub const FUNCTIONS: [(&str, &[Route]); 7] = [
+    ("pdm-health", &PROBES),
+    ("pdm-reserved", &[Route::Reserved]),
+    ("pdm-check", &[Route::Check]),
+    ("pdm-reserve", &[Route::Reserve]),
+    ("pdm-commit", &[Route::Commit]),
+    ("pdm-release", &[Route::Release]),
+    ("pdm-list", &[Route::List]),
+];
 
-/// Real processes and the base URL of each route; `None` stands for every route.
+/// Real processes and the routes each serves; `None` stands for every route.
 pub struct Deployment {
-    processes: Vec<(Option<Route>, Process)>,
+    processes: Vec<(Option<&'static [Route]>, Process)>,
 }
 
 impl Deployment {
@@ -145,11 +143,8 @@ impl Deployment {
             Serving::CombinedServer => vec![(None, Process::start("pdm-server", env).await)],
             Serving::Functions => {
                 let mut processes = Vec::new();
-                for route in Route::ALL {
-                    processes.push((
-                        Some(route),
-                        Process::start(function_binary(route), env).await,
-                    ));
+                for (binary, routes) in FUNCTIONS {
+                    processes.push((Some(routes), Process::start(binary, env).await));
                 }
                 processes
             }
@@ -163,7 +158,9 @@ impl Deployment {
         let route = Route::resolve(path).map(|(route, _)| route);
         self.processes
             .iter()
-            .find(|(serves, _)| serves.is_none() || *serves == route)
+            .find(|(serves, _)| {
+                serves.is_none_or(|serves| route.is_some_and(|r| serves.contains(&r)))
+            })
             .or_else(|| self.processes.first())
             .map(|(_, process)| process.base.as_str())
             .expect("a deployment with processes")

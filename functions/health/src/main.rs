@@ -1,6 +1,7 @@
-//! pdm-health: `GET /healthz` as a function, on AWS Lambda or on `$PORT` (Knative).
+//! pdm-health: the probes (`GET /healthz`, `/livez`, `/readyz`) as a function, on AWS Lambda
+//! or on `$PORT` (Knative).
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    pdm_runtime::function(pdm_core::http::Route::Health).await
+    pdm_runtime::function(&pdm_core::http::PROBES).await
 }

@@ -27,12 +27,12 @@ pub fn start() -> Result<(Config, Arc<Ctx>), ExitCode> {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
-            pdm_core::telemetry::init("info");
+            pdm_core::telemetry::init("info", pdm_core::config::LogFormat::Json);
             tracing::error!(error.message = %error, "invalid configuration");
             return Err(ExitCode::from(2));
         }
     };
-    pdm_core::telemetry::init(&config.log_level);
+    pdm_core::telemetry::init(&config.log_level, config.log_format);
     if config.api_tokens.is_empty() {
         tracing::warn!("PDM_API_TOKENS is not set: reserve, commit, release and list are OPEN");
     }
@@ -45,20 +45,14 @@ pub fn start() -> Result<(Config, Arc<Ctx>), ExitCode> {
     }
 }
 
-/// The whole `main` of a per-endpoint function: `route` on Lambda or on `$PORT`.
-pub async fn function(route: Route) -> ExitCode {
+/// The whole `main` of a per-endpoint function: `routes` on Lambda or on `$PORT`.
+pub async fn function(routes: &'static [Route]) -> ExitCode {
     let (config, ctx) = match start() {
         Ok(started) => started,
         Err(code) => return code,
     };
-    report(
-        serve_endpoint(
-            Endpoint::single(ctx, route),
-            config.port,
-            Shutdown::on_signals(),
-        )
-        .await,
-    )
+    let endpoint = Endpoint::serving(ctx, routes);
+    report(serve_endpoint(endpoint, config.port, Shutdown::on_signals()).await)
 }
 
 /// Serves `endpoint` on Lambda, or on `port` until `shutdown`.

@@ -14,19 +14,25 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{Method, Request, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+use uuid::Uuid;
 
 pub use response::HttpResponse;
 use wire::{
     AllocationBody, CheckResponse, CommitRequest, HealthResponse, ListResponse, ReleaseRequest,
-    ReleaseResponse, ReserveRequest, ReservedResponse,
+    ReleaseResponse, ReserveRequest, ReservedResponse, Status,
 };
 
 use crate::domain::{PoolDomain, RESERVED_LABELS, Subdomain, is_hostname};
 use crate::service::{self, DnsSync};
 use crate::{Ctx, Error};
+
+/// Honoured when the caller sends one, generated otherwise, returned either way.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Request bodies are a few hundred bytes; anything near this is not a PDM client.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -38,6 +44,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Health,
+    Livez,
+    Readyz,
     Reserved,
     Check,
     Reserve,
@@ -47,8 +55,10 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::Health,
+        Self::Livez,
+        Self::Readyz,
         Self::Reserved,
         Self::Check,
         Self::Reserve,
@@ -61,7 +71,12 @@ impl Route {
         match self {
             Self::Reserve | Self::Commit => Method::POST,
             Self::Release => Method::DELETE,
-            Self::Health | Self::Reserved | Self::Check | Self::List => Method::GET,
+            Self::Health
+            | Self::Livez
+            | Self::Readyz
+            | Self::Reserved
+            | Self::Check
+            | Self::List => Method::GET,
         }
     }
 
@@ -69,6 +84,8 @@ impl Route {
     pub fn path_template(self) -> &'static str {
         match self {
             Self::Health => "/healthz",
+            Self::Livez => "/livez",
+            Self::Readyz => "/readyz",
             Self::Reserved => "/api/v1/reserved",
             Self::Check => "/api/v1/pool/{domain}/check",
             Self::Reserve => "/api/v1/pool/{domain}/reserve",
@@ -91,6 +108,8 @@ impl Route {
         let path = path.strip_suffix('/').unwrap_or(path);
         match path {
             "/healthz" => return Some((Self::Health, "")),
+            "/livez" => return Some((Self::Livez, "")),
+            "/readyz" => return Some((Self::Readyz, "")),
             "/api/v1/reserved" => return Some((Self::Reserved, "")),
             _ => {}
         }
@@ -107,24 +126,34 @@ impl Route {
     }
 }
 
-/// A tower service answering the contract's routes (all of them, or one).
+/// The probes, served together (by the combined server and by the health function).
+pub const PROBES: [Route; 3] = [Route::Health, Route::Livez, Route::Readyz];
+
+/// A tower service answering the contract's routes (all of them, or some).
 #[derive(Clone)]
 pub struct Endpoint {
     ctx: Arc<Ctx>,
-    only: Option<Route>,
+    only: Option<&'static [Route]>,
+    /// Requests being answered; when none is left, a request is refused, not queued.
+    in_flight: Arc<Semaphore>,
 }
 
 impl Endpoint {
     /// Every route: the combined server.
     pub fn router(ctx: Arc<Ctx>) -> Self {
-        Self { ctx, only: None }
-    }
-
-    /// One route: a function. Other paths answer 404.
-    pub fn single(ctx: Arc<Ctx>, route: Route) -> Self {
+        let in_flight = Arc::new(Semaphore::new(ctx.limits.max_in_flight));
         Self {
             ctx,
-            only: Some(route),
+            only: None,
+            in_flight,
+        }
+    }
+
+    /// Only `routes`: a function. Other paths answer 404.
+    pub fn serving(ctx: Arc<Ctx>, routes: &'static [Route]) -> Self {
+        Self {
+            only: Some(routes),
+            ..Self::router(ctx)
         }
     }
 }
@@ -158,15 +187,37 @@ impl Endpoint {
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let (response, refusal) = match self.dispatch(request).await {
-            Ok(response) => (response, None),
-            Err(error) => (response::error(&error), Some(error.code())),
+        let id = request_id(&request);
+        let span = tracing::info_span!("request", request_id = %id);
+        let answered = async {
+            // `/livez` must answer even when everything else is refused.
+            let _permit = match self.in_flight.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) if path == Route::Livez.path_template() => None,
+                Err(_) => return Err(Error::Overloaded),
+            };
+            let timeout = self.ctx.limits.request_timeout;
+            tokio::time::timeout(timeout, self.dispatch(request))
+                .await
+                .unwrap_or(Err(Error::Timeout(timeout)))
         };
-        tracing::info!(
-            %method, %path, status = response.status().as_u16(), error = refusal,
-            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-            "request"
-        );
+        let (mut response, refusal) = match answered.instrument(span.clone()).await {
+            Ok(response) => (response, None),
+            Err(error) => (
+                span.in_scope(|| response::error(&error)),
+                Some(error.code()),
+            ),
+        };
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        span.in_scope(|| {
+            tracing::info!(
+                %method, %path, status = response.status().as_u16(), error = refusal,
+                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                "request"
+            );
+        });
         response
     }
 
@@ -177,7 +228,7 @@ impl Endpoint {
     {
         let path = request.uri().path();
         let (route, raw_pool) = Route::resolve(path)
-            .filter(|(route, _)| self.only.is_none_or(|only| only == *route))
+            .filter(|(route, _)| self.only.is_none_or(|only| only.contains(route)))
             .ok_or_else(|| Error::NoRoute(format!("no route for {path}")))?;
         if request.method() != route.method() {
             return Err(Error::MethodNotAllowed(route.method()));
@@ -189,6 +240,17 @@ impl Endpoint {
         let pdm = &self.ctx.pdm;
         match route {
             Route::Health => Ok(self.health().await),
+            Route::Livez => Ok(response::json(StatusCode::OK, &Status::ok())),
+            Route::Readyz => Ok(match pdm.readiness().await {
+                Ok(()) => response::json(StatusCode::OK, &Status::ok()),
+                Err(detail) => response::json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &Status {
+                        status: "unavailable",
+                        detail: Some(detail),
+                    },
+                ),
+            }),
             Route::Reserved => Ok(response::json(
                 StatusCode::OK,
                 &ReservedResponse {
@@ -238,9 +300,9 @@ impl Endpoint {
                 ))
             }
             Route::Release => {
-                let raw_sub = release_subdomain(request).await?;
+                let (raw_sub, token) = release_request(request).await?;
                 let (pool, sub) = self.parse_name(&raw_pool, &raw_sub)?;
-                let (freed, sync) = pdm.release(&pool, &sub).await?;
+                let (freed, sync) = pdm.release(&pool, &sub, token).await?;
                 Ok(response::json(
                     sync_status(sync),
                     &ReleaseResponse { freed: &freed },
@@ -349,27 +411,35 @@ fn parse_commit(body: &CommitRequest, fqdn: &str) -> Result<service::Commit, Err
         }
     };
     Ok(service::Commit {
-        // A token that is not a UUID can match no reservation.
-        token: body.reservation_token.trim().parse().ok(),
+        token: Some(presented_token(&body.reservation_token)),
         sovereign_fqdn,
         load_balancer_ip,
     })
 }
 
-/// The subdomain of a release, from the JSON body or `?sub=`; both must agree when both given.
-async fn release_subdomain<B>(request: Request<B>) -> Result<String, Error>
+/// A token that is not a UUID matches no reservation; nil never belongs to one (PDM issues
+/// random v4 tokens), so it stands for "presented but unmatched".
+fn presented_token(raw: &str) -> Uuid {
+    raw.trim().parse().unwrap_or(Uuid::nil())
+}
+
+/// The subdomain of a release, from the JSON body or `?sub=` (both must agree when both are
+/// given), and the reservation token the body may present.
+async fn release_request<B>(request: Request<B>) -> Result<(String, Option<Uuid>), Error>
 where
     B: http_body::Body,
     B::Error: Into<BoxError>,
 {
     let from_query = query_param(&request, "sub");
     let body = read_body(request).await?;
-    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
-        None
+    let (from_body, token) = if body.iter().all(u8::is_ascii_whitespace) {
+        (None, None)
     } else {
-        Some(parse_json::<ReleaseRequest>(&body)?.subdomain)
+        let body = parse_json::<ReleaseRequest>(&body)?;
+        let token = body.reservation_token.as_deref().map(presented_token);
+        (body.subdomain, token)
     };
-    match (from_query, from_body) {
+    let subdomain = match (from_query, from_body) {
         (Some(query), Some(body)) if !query.eq_ignore_ascii_case(&body) => Err(Error::BadRequest(
             "the subdomain in the body and in ?sub= differ".to_owned(),
         )),
@@ -377,7 +447,24 @@ where
         (None, None) => Err(Error::BadRequest(
             "name the subdomain in the body or as ?sub=".to_owned(),
         )),
-    }
+    }?;
+    Ok((subdomain, token))
+}
+
+/// The caller's `X-Request-Id` when it is a sane token, a new UUID otherwise.
+fn request_id<B>(request: &Request<B>) -> String {
+    request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        })
+        .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned)
 }
 
 fn query_param<B>(request: &Request<B>, name: &str) -> Option<String> {

@@ -24,7 +24,9 @@ impl Error {
             Self::Expired => StatusCode::GONE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(..) | Self::Overloaded | Self::Timeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -65,7 +67,7 @@ pub fn error(error: &Error) -> HttpResponse {
         Error::Unauthorized => {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        Error::Unavailable(..) => {
+        Error::Unavailable(..) | Error::Overloaded | Error::Timeout(_) => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         _ => {}

@@ -27,8 +27,14 @@ pub struct CommitRequest {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ReleaseRequest {
-    pub subdomain: String,
+    /// May come from `?sub=` instead.
+    #[serde(default)]
+    pub subdomain: Option<String>,
+    /// When given, it must be the allocation's (403 `token-mismatch` otherwise).
+    #[serde(default)]
+    pub reservation_token: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,6 +115,23 @@ pub struct ReleaseResponse<'a> {
 pub struct HealthResponse<'a> {
     pub status: &'static str,
     pub managed_domains: Vec<&'a str>,
+}
+
+/// A probe's answer.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Status {
+    pub fn ok() -> Self {
+        Self {
+            status: "ok",
+            detail: None,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
