@@ -47,4 +47,5 @@ mod race;
 mod release;
 mod reserve;
 mod routing;
+mod secrets;
 mod sweeper;

@@ -60,13 +60,17 @@ pub struct Process {
 impl Process {
     /// Starts `binary` with `env` on a free port and waits until it accepts connections.
     pub async fn start(binary: &str, env: &[(String, String)]) -> Self {
+        Self::start_with_stderr(binary, env, Stdio::null()).await
+    }
+
+    async fn start_with_stderr(binary: &str, env: &[(String, String)], stderr: Stdio) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
         let mut env = env.to_vec();
         env.push(("PORT".to_owned(), port.to_string()));
-        let mut process = Self::spawn(binary, &[], &env);
+        let mut process = Self::spawn_with_stderr(binary, &[], &env, stderr);
         process.base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -84,6 +88,25 @@ impl Process {
 
     /// Starts `binary args…` with only `env` (and quiet logs) in its environment.
     pub fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> Self {
+        Self::spawn_with_stderr(binary, args, env, Stdio::null())
+    }
+
+    /// Like [`Process::start`], writing the process's logs to `log`.
+    pub async fn start_logging(
+        binary: &str,
+        env: &[(String, String)],
+        log: &std::path::Path,
+    ) -> Self {
+        let file = std::fs::File::create(log).expect("a log file");
+        Self::start_with_stderr(binary, env, file.into()).await
+    }
+
+    fn spawn_with_stderr(
+        binary: &str,
+        args: &[&str],
+        env: &[(String, String)],
+        stderr: Stdio,
+    ) -> Self {
         let child = Command::new(self::binary(binary))
             .args(args)
             .env_clear()
@@ -91,7 +114,7 @@ impl Process {
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("{binary} starts: {e}"));
         Self {
