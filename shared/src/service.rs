@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 use crate::dns::{DnsProvider, SovereignRecords, ZoneUsage};
 use crate::domain::{ManagedDomains, PoolDomain, Subdomain};
-use crate::store::{Activation, Allocation, DnsState, Reservation, State, Store, ZoneRoom};
+use crate::store::{
+    Activation, Actor, Allocation, DnsState, Event, Reservation, State, Store, ZoneRoom,
+};
 use crate::{Config, Error};
 
 /// How many lapsed reservations the sweeper deletes per statement: small enough that no lock
@@ -177,6 +179,7 @@ impl Pdm {
         pool: &PoolDomain,
         sub: &Subdomain,
         created_by: &str,
+        actor: &Actor,
     ) -> Result<Allocation, Error> {
         let room = self
             .room(pool)
@@ -184,7 +187,7 @@ impl Pdm {
             .map(|room| (room, self.sovereign_hosts.len()));
         match self
             .store
-            .reserve(pool, sub, self.reservation_ttl, created_by, room)
+            .reserve(pool, sub, self.reservation_ttl, created_by, actor, room)
             .await?
         {
             Reservation::Made(reserved) => {
@@ -207,6 +210,7 @@ impl Pdm {
         pool: &PoolDomain,
         sub: &Subdomain,
         commit: &Commit,
+        actor: &Actor,
     ) -> Result<(Allocation, DnsSync), Error> {
         let ip = commit.load_balancer_ip.to_string();
         let activation = Activation {
@@ -216,14 +220,14 @@ impl Pdm {
             hosts: &self.sovereign_hosts,
             lease: self.dns_lease,
         };
-        let allocation = match self.store.activate(pool, sub, &activation).await? {
+        let allocation = match self.store.activate(pool, sub, &activation, actor).await? {
             Some(activated) => activated,
             None => {
                 self.explain_failed_activation(pool, sub, &activation)
                     .await?
             }
         };
-        Ok((allocation, self.sync(pool, sub).await))
+        Ok((allocation, self.sync(pool, sub, actor).await))
     }
 
     /// Why no reservation matched; the same allocation again when this commit already won.
@@ -268,11 +272,12 @@ impl Pdm {
         pool: &PoolDomain,
         sub: &Subdomain,
         token: Option<Uuid>,
+        actor: &Actor,
     ) -> Result<(String, DnsSync), Error> {
         let fqdn = pool.fqdn(sub)?;
         if self
             .store
-            .delete_reservation(pool, sub, token)
+            .delete_reservation(pool, sub, token, actor)
             .await?
             .is_some()
         {
@@ -281,7 +286,7 @@ impl Pdm {
         }
         if self
             .store
-            .mark_releasing(pool, sub, token, self.dns_lease)
+            .mark_releasing(pool, sub, token, self.dns_lease, actor)
             .await?
             .is_none()
         {
@@ -292,7 +297,7 @@ impl Pdm {
                 Error::NotFound
             });
         }
-        let sync = self.sync(pool, sub).await;
+        let sync = self.sync(pool, sub, actor).await;
         info!(?sync, "released an allocation");
         Ok((fqdn, sync))
     }
@@ -366,7 +371,7 @@ impl Pdm {
                     );
                     continue;
                 };
-                match self.sync(&pool, &sub).await {
+                match self.sync(&pool, &sub, &Actor::job("reconciler")).await {
                     DnsSync::Written => report.dns_synced += 1,
                     DnsSync::Pending => report.dns_pending += 1,
                 }
@@ -380,6 +385,11 @@ impl Pdm {
             info!(?report, "maintenance");
         }
         Ok(report)
+    }
+
+    /// The allocation's history, oldest first (its latest 1000 events).
+    pub async fn history(&self, pool: &PoolDomain, sub: &Subdomain) -> Result<Vec<Event>, Error> {
+        Ok(self.store.history(pool, sub, 1000).await?)
     }
 
     /// Ready to serve: the database answers and holds every migration this build knows.
@@ -410,13 +420,13 @@ impl Pdm {
 
     /// Makes DNS hold what the row of `sub` says, under the zone's lock. Failures leave the
     /// change pending for the reconciler; they are never an error of the request.
-    pub async fn sync(&self, pool: &PoolDomain, sub: &Subdomain) -> DnsSync {
+    pub async fn sync(&self, pool: &PoolDomain, sub: &Subdomain, actor: &Actor) -> DnsSync {
         let synced = async {
             let _gate = self.dns_gate.lock().await;
             let key = self.dns.lock_key(pool);
             let applied: Result<DnsSync, Error> = self
                 .store
-                .with_lock(&key, || self.apply_owed_change(pool, sub))
+                .with_lock(&key, || self.apply_owed_change(pool, sub, actor))
                 .await?;
             applied
         };
@@ -431,6 +441,7 @@ impl Pdm {
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
+        actor: &Actor,
     ) -> Result<DnsSync, Error> {
         let Some(row) = self.store.find(pool, sub).await? else {
             return Ok(DnsSync::Written);
@@ -444,7 +455,7 @@ impl Pdm {
             .and_then(|ip| ip.parse().ok());
         let (Some(target), State::Active) = (target, row.state) else {
             // Nothing to publish for a row without an address.
-            self.store.settle(pool, sub, row.dns_version).await?;
+            self.store.settle(pool, sub, row.dns_version, actor).await?;
             return Ok(DnsSync::Written);
         };
         let records = SovereignRecords {
@@ -463,7 +474,7 @@ impl Pdm {
         };
         match change {
             Ok(usage) => {
-                self.store.settle(pool, sub, row.dns_version).await?;
+                self.store.settle(pool, sub, row.dns_version, actor).await?;
                 if let Some(usage) = usage {
                     self.save_room(pool, &usage).await?;
                 }
@@ -473,7 +484,14 @@ impl Pdm {
                 warn!(provider = self.dns.name(), error.message = %error, "DNS change failed");
                 let message = error.to_string();
                 self.store
-                    .defer(pool, sub, row.dns_version, &message, self.dns_retry_base)
+                    .defer(
+                        pool,
+                        sub,
+                        row.dns_version,
+                        &message,
+                        self.dns_retry_base,
+                        actor,
+                    )
                     .await?;
                 Ok(DnsSync::Pending)
             }

@@ -62,6 +62,56 @@ macro_rules! allocation_columns {
     };
 }
 
+/// `, logged as (insert into allocation_events …)` for every row of the CTE `$source`, so that a
+/// statement records its own change: the audit trail commits with it or not at all.
+macro_rules! log_events {
+    ($source:literal, event = $event:literal, actor = $actor:literal, request = $request:literal, detail = $detail:literal) => {
+        concat!(
+            ", logged as (insert into allocation_events
+                 (pool_domain, subdomain, event, actor, request_id, detail)
+             select pool_domain, subdomain, ",
+            $event,
+            ", ",
+            $actor,
+            ", ",
+            $request,
+            ", ",
+            $detail,
+            " from ",
+            $source,
+            ")"
+        )
+    };
+}
+
+/// Who asked for a change, for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The bearer token's name, `createdBy`, or a job (`sweeper`, `reconciler`).
+    pub name: String,
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// A background job, with no request behind it.
+    pub fn job(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            request_id: None,
+        }
+    }
+}
+
+/// One line of an allocation's history.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Event {
+    pub event: String,
+    pub actor: String,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+    pub at: OffsetDateTime,
+}
+
 /// The values a commit writes.
 #[derive(Debug, Clone)]
 pub struct Activation<'a> {
@@ -135,10 +185,11 @@ impl Store {
         sub: &Subdomain,
         ttl: Duration,
         created_by: &str,
+        actor: &Actor,
         room: Option<(ZoneRoom, usize)>,
     ) -> Result<Reservation, sqlx::Error> {
         let Some((room, hosts)) = room else {
-            let made = reserve_statement(pool, sub, ttl, created_by)
+            let made = reserve_statement(pool, sub, ttl, created_by, actor)
                 .fetch_optional(&self.pool)
                 .await?;
             return Ok(made.map_or(Reservation::Held, |a| Reservation::Made(Box::new(a))));
@@ -152,7 +203,7 @@ impl Store {
         if i64::from(room.foreign_records) + held + as_i64(hosts) > i64::from(room.record_limit) {
             return Ok(Reservation::Full);
         }
-        let made = reserve_statement(pool, sub, ttl, created_by)
+        let made = reserve_statement(pool, sub, ttl, created_by, actor)
             .fetch_optional(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -178,17 +229,29 @@ impl Store {
         pool: &PoolDomain,
         sub: &Subdomain,
         activation: &Activation<'_>,
+        actor: &Actor,
     ) -> Result<Option<Allocation>, sqlx::Error> {
         // language=PostgreSQL
         sqlx::query_as(concat!(
-            "update pool_allocations
-             set state = 'active', expires_at = null, sovereign_fqdn = $4, load_balancer_ip = $5,
-                 dns_hosts = $6, dns_state = 'pending', dns_version = dns_version + 1,
-                 dns_attempts = 0, dns_last_error = null, dns_retry_at = now() + $7
-             where pool_domain = $1 and subdomain = $2
-               and state = 'reserved' and reservation_token = $3 and expires_at > now()
-             returning ",
-            allocation_columns!()
+            "with changed as (
+                 update pool_allocations
+                 set state = 'active', expires_at = null, sovereign_fqdn = $4,
+                     load_balancer_ip = $5, dns_hosts = $6, dns_state = 'pending',
+                     dns_version = dns_version + 1, dns_attempts = 0, dns_last_error = null,
+                     dns_retry_at = now() + $7
+                 where pool_domain = $1 and subdomain = $2
+                   and state = 'reserved' and reservation_token = $3 and expires_at > now()
+                 returning ",
+            allocation_columns!(),
+            ")",
+            log_events!(
+                "changed",
+                event = "'committed'",
+                actor = "$8",
+                request = "$9",
+                detail = "$5"
+            ),
+            " select * from changed"
         ))
         .bind(pool.as_str())
         .bind(sub.as_str())
@@ -197,6 +260,8 @@ impl Store {
         .bind(activation.load_balancer_ip)
         .bind(activation.hosts)
         .bind(activation.lease)
+        .bind(&actor.name)
+        .bind(&actor.request_id)
         .fetch_optional(&self.pool)
         .await
     }
@@ -208,18 +273,31 @@ impl Store {
         pool: &PoolDomain,
         sub: &Subdomain,
         token: Option<Uuid>,
+        actor: &Actor,
     ) -> Result<Option<Allocation>, sqlx::Error> {
         // language=PostgreSQL
         sqlx::query_as(concat!(
-            "delete from pool_allocations
-             where pool_domain = $1 and subdomain = $2 and state = 'reserved'
-               and ($3::uuid is null or reservation_token = $3)
-             returning ",
-            allocation_columns!()
+            "with changed as (
+                 delete from pool_allocations
+                 where pool_domain = $1 and subdomain = $2 and state = 'reserved'
+                   and ($3::uuid is null or reservation_token = $3)
+                 returning ",
+            allocation_columns!(),
+            ")",
+            log_events!(
+                "changed",
+                event = "'released'",
+                actor = "$4",
+                request = "$5",
+                detail = "null"
+            ),
+            " select * from changed"
         ))
         .bind(pool.as_str())
         .bind(sub.as_str())
         .bind(token)
+        .bind(&actor.name)
+        .bind(&actor.request_id)
         .fetch_optional(&self.pool)
         .await
     }
@@ -240,21 +318,34 @@ impl Store {
         sub: &Subdomain,
         token: Option<Uuid>,
         lease: Duration,
+        actor: &Actor,
     ) -> Result<Option<Allocation>, sqlx::Error> {
         // language=PostgreSQL
         sqlx::query_as(concat!(
-            "update pool_allocations
-             set releasing_since = coalesce(releasing_since, now()), dns_state = 'pending',
-                 dns_version = dns_version + 1, dns_attempts = 0, dns_retry_at = now() + $3
-             where pool_domain = $1 and subdomain = $2 and state = 'active'
-               and ($4::uuid is null or reservation_token = $4)
-             returning ",
-            allocation_columns!()
+            "with changed as (
+                 update pool_allocations
+                 set releasing_since = coalesce(releasing_since, now()), dns_state = 'pending',
+                     dns_version = dns_version + 1, dns_attempts = 0, dns_retry_at = now() + $3
+                 where pool_domain = $1 and subdomain = $2 and state = 'active'
+                   and ($4::uuid is null or reservation_token = $4)
+                 returning ",
+            allocation_columns!(),
+            ")",
+            log_events!(
+                "changed",
+                event = "'release-requested'",
+                actor = "$5",
+                request = "$6",
+                detail = "null"
+            ),
+            " select * from changed"
         ))
         .bind(pool.as_str())
         .bind(sub.as_str())
         .bind(lease)
         .bind(token)
+        .bind(&actor.name)
+        .bind(&actor.request_id)
         .fetch_optional(&self.pool)
         .await
     }
@@ -266,22 +357,40 @@ impl Store {
         pool: &PoolDomain,
         sub: &Subdomain,
         version: i64,
+        actor: &Actor,
     ) -> Result<(), sqlx::Error> {
         // language=PostgreSQL
-        sqlx::query(
-            "with settled as (
+        sqlx::query(concat!(
+            "with released as (
                  delete from pool_allocations
                  where pool_domain = $1 and subdomain = $2 and dns_version = $3
                    and releasing_since is not null
-                 returning 1)
-             update pool_allocations
-             set dns_state = 'synced', dns_attempts = 0, dns_last_error = null, dns_retry_at = null
-             where pool_domain = $1 and subdomain = $2 and dns_version = $3
-               and releasing_since is null",
-        )
+                 returning pool_domain, subdomain),
+             synced as (
+                 update pool_allocations
+                 set dns_state = 'synced', dns_attempts = 0, dns_last_error = null,
+                     dns_retry_at = null
+                 where pool_domain = $1 and subdomain = $2 and dns_version = $3
+                   and releasing_since is null
+                 returning pool_domain, subdomain),
+             settled as (
+                 select pool_domain, subdomain, 'released' as event from released
+                 union all
+                 select pool_domain, subdomain, 'dns-synced' from synced)",
+            log_events!(
+                "settled",
+                event = "event",
+                actor = "$4",
+                request = "$5",
+                detail = "null"
+            ),
+            " select 1"
+        ))
         .bind(pool.as_str())
         .bind(sub.as_str())
         .bind(version)
+        .bind(&actor.name)
+        .bind(&actor.request_id)
         .execute(&self.pool)
         .await
         .map(drop)
@@ -296,21 +405,34 @@ impl Store {
         version: i64,
         error: &str,
         base: Duration,
+        actor: &Actor,
     ) -> Result<(), sqlx::Error> {
         // language=PostgreSQL
-        sqlx::query(
-            "update pool_allocations
-             set dns_attempts = dns_attempts + 1, dns_last_error = $4,
-                 dns_retry_at = now() + least(
-                     make_interval(secs => $5 * power(2, least(dns_attempts, 16))),
-                     interval '5 minutes')
-             where pool_domain = $1 and subdomain = $2 and dns_version = $3",
-        )
+        sqlx::query(concat!(
+            "with changed as (
+                 update pool_allocations
+                 set dns_attempts = dns_attempts + 1, dns_last_error = $4,
+                     dns_retry_at = now() + least(
+                         make_interval(secs => $5 * power(2, least(dns_attempts, 16))),
+                         interval '5 minutes')
+                 where pool_domain = $1 and subdomain = $2 and dns_version = $3
+                 returning pool_domain, subdomain)",
+            log_events!(
+                "changed",
+                event = "'dns-failed'",
+                actor = "$6",
+                request = "$7",
+                detail = "$4"
+            ),
+            " select 1"
+        ))
         .bind(pool.as_str())
         .bind(sub.as_str())
         .bind(version)
         .bind(error)
         .bind(base.as_secs_f64())
+        .bind(&actor.name)
+        .bind(&actor.request_id)
         .execute(&self.pool)
         .await
         .map(drop)
@@ -468,19 +590,52 @@ impl Store {
     /// reserve taking one over), so the sweeper never makes a request wait. Returns how many.
     pub async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error> {
         // language=PostgreSQL
-        let deleted = sqlx::query(
-            "delete from pool_allocations
-             where (pool_domain, subdomain) in (
-                 select pool_domain, subdomain from pool_allocations
-                 where state = 'reserved' and expires_at <= now()
-                 order by expires_at
-                 limit $1
-                 for update skip locked)",
-        )
+        let deleted: i64 = sqlx::query_scalar(concat!(
+            "with changed as (
+                 delete from pool_allocations
+                 where (pool_domain, subdomain) in (
+                     select pool_domain, subdomain from pool_allocations
+                     where state = 'reserved' and expires_at <= now()
+                     order by expires_at
+                     limit $1
+                     for update skip locked)
+                 returning pool_domain, subdomain)",
+            log_events!(
+                "changed",
+                event = "'expired'",
+                actor = "'sweeper'",
+                request = "null",
+                detail = "null"
+            ),
+            " select count(*) from changed"
+        ))
         .bind(batch)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(deleted.rows_affected())
+        Ok(u64::try_from(deleted).unwrap_or_default())
+    }
+
+    /// The allocation's history, oldest first, at most the latest `limit` events.
+    pub async fn history(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        limit: i64,
+    ) -> Result<Vec<Event>, sqlx::Error> {
+        // language=PostgreSQL
+        sqlx::query_as(
+            "select event, actor, request_id, detail, at from (
+                 select id, event, actor, request_id, detail, at from allocation_events
+                 where pool_domain = $1 and subdomain = $2
+                 order by id desc
+                 limit $3) as latest
+             order by id",
+        )
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
     }
 }
 
@@ -499,39 +654,55 @@ async fn lock(tx: &mut sqlx::PgConnection, key: &str) -> Result<(), sqlx::Error>
 type AllocationQuery<'q> =
     sqlx::query::QueryAs<'q, sqlx::Postgres, Allocation, sqlx::postgres::PgArguments>;
 
-/// Inserts a reservation, or takes over a lapsed one, in one statement. Concurrent inserts of
-/// one key serialize on the primary key; the loser re-checks the `where` against the winner's
-/// row, finds a live reservation and returns nothing.
+/// Inserts a reservation, or takes over a lapsed one, in one statement (with its event).
+/// Concurrent inserts of one key serialize on the primary key; the loser re-checks the `where`
+/// against the winner's row, finds a live reservation and returns nothing.
 fn reserve_statement<'q>(
     pool: &'q PoolDomain,
     sub: &'q Subdomain,
     ttl: Duration,
     created_by: &'q str,
+    actor: &'q Actor,
 ) -> AllocationQuery<'q> {
     // language=PostgreSQL
     sqlx::query_as(concat!(
-        "insert into pool_allocations as held
-             (pool_domain, subdomain, state, reserved_at, expires_at, reservation_token, created_by)
-         values ($1, $2, 'reserved', now(), now() + $3, $4, $5)
-         on conflict (pool_domain, subdomain) do update
-         set state = 'reserved',
-             reserved_at = excluded.reserved_at,
-             expires_at = excluded.expires_at,
-             sovereign_fqdn = null,
-             load_balancer_ip = null,
-             reservation_token = excluded.reservation_token,
-             created_by = excluded.created_by,
-             dns_state = 'synced', dns_version = held.dns_version + 1, dns_attempts = 0,
-             dns_last_error = null, dns_retry_at = null, dns_hosts = null, releasing_since = null
-         where held.state = 'reserved' and held.expires_at <= now()
-         returning ",
-        allocation_columns!()
+        "with changed as (
+             insert into pool_allocations as held
+                 (pool_domain, subdomain, state, reserved_at, expires_at, reservation_token,
+                  created_by)
+             values ($1, $2, 'reserved', now(), now() + $3, $4, $5)
+             on conflict (pool_domain, subdomain) do update
+             set state = 'reserved',
+                 reserved_at = excluded.reserved_at,
+                 expires_at = excluded.expires_at,
+                 sovereign_fqdn = null,
+                 load_balancer_ip = null,
+                 reservation_token = excluded.reservation_token,
+                 created_by = excluded.created_by,
+                 dns_state = 'synced', dns_version = held.dns_version + 1, dns_attempts = 0,
+                 dns_last_error = null, dns_retry_at = null, dns_hosts = null,
+                 releasing_since = null
+             where held.state = 'reserved' and held.expires_at <= now()
+             returning ",
+        allocation_columns!(),
+        // xmax is 0 on a fresh insert and set on a takeover (the conflict's update).
+        ", held.xmax <> 0 as took_over)",
+        log_events!(
+            "changed",
+            event = "case when took_over then 'taken-over' else 'reserved' end",
+            actor = "$6",
+            request = "$7",
+            detail = "null"
+        ),
+        " select * from changed"
     ))
     .bind(pool.as_str())
     .bind(sub.as_str())
     .bind(ttl)
     .bind(Uuid::new_v4())
     .bind(created_by)
+    .bind(&actor.name)
+    .bind(&actor.request_id)
 }
 
 type CountQuery<'q> =

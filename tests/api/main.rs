@@ -36,6 +36,7 @@ macro_rules! contract_test {
     };
 }
 
+mod audit;
 mod check;
 mod commit;
 mod dynadot;

@@ -144,7 +144,7 @@ impl Drop for Process {
 }
 
 /// Each function binary and the routes it serves.
-pub const FUNCTIONS: [(&str, &[Route]); 7] = [
+pub const FUNCTIONS: [(&str, &[Route]); 8] = [
     ("pdm-health", &PROBES),
     ("pdm-reserved", &[Route::Reserved]),
     ("pdm-check", &[Route::Check]),
@@ -152,6 +152,7 @@ pub const FUNCTIONS: [(&str, &[Route]); 7] = [
     ("pdm-commit", &[Route::Commit]),
     ("pdm-release", &[Route::Release]),
     ("pdm-list", &[Route::List]),
+    ("pdm-history", &[Route::History]),
 ];
 
 /// Real processes and the routes each serves; `None` stands for every route.

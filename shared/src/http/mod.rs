@@ -23,12 +23,13 @@ use uuid::Uuid;
 
 pub use response::HttpResponse;
 use wire::{
-    AllocationBody, CheckResponse, CommitRequest, HealthResponse, ListResponse, ReleaseRequest,
-    ReleaseResponse, ReserveRequest, ReservedResponse, Status,
+    AllocationBody, CheckResponse, CommitRequest, EventBody, HealthResponse, HistoryResponse,
+    ListResponse, ReleaseRequest, ReleaseResponse, ReserveRequest, ReservedResponse, Status,
 };
 
 use crate::domain::{PoolDomain, RESERVED_LABELS, Subdomain, is_hostname};
 use crate::service::{self, DnsSync};
+use crate::store::Actor;
 use crate::{Ctx, Error};
 
 /// Honoured when the caller sends one, generated otherwise, returned either way.
@@ -52,10 +53,11 @@ pub enum Route {
     Commit,
     Release,
     List,
+    History,
 }
 
 impl Route {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Health,
         Self::Livez,
         Self::Readyz,
@@ -65,6 +67,7 @@ impl Route {
         Self::Commit,
         Self::Release,
         Self::List,
+        Self::History,
     ];
 
     pub fn method(self) -> Method {
@@ -76,7 +79,8 @@ impl Route {
             | Self::Readyz
             | Self::Reserved
             | Self::Check
-            | Self::List => Method::GET,
+            | Self::List
+            | Self::History => Method::GET,
         }
     }
 
@@ -92,6 +96,7 @@ impl Route {
             Self::Commit => "/api/v1/pool/{domain}/commit",
             Self::Release => "/api/v1/pool/{domain}/release",
             Self::List => "/api/v1/pool/{domain}/list",
+            Self::History => "/api/v1/pool/{domain}/history",
         }
     }
 
@@ -99,7 +104,7 @@ impl Route {
     fn needs_token(self) -> bool {
         matches!(
             self,
-            Self::Reserve | Self::Commit | Self::Release | Self::List
+            Self::Reserve | Self::Commit | Self::Release | Self::List | Self::History
         )
     }
 
@@ -120,6 +125,7 @@ impl Route {
             "commit" => Self::Commit,
             "release" => Self::Release,
             "list" => Self::List,
+            "history" => Self::History,
             _ => return None,
         };
         (!domain.is_empty()).then_some((route, domain))
@@ -197,7 +203,7 @@ impl Endpoint {
                 Err(_) => return Err(Error::Overloaded),
             };
             let timeout = self.ctx.limits.request_timeout;
-            tokio::time::timeout(timeout, self.dispatch(request))
+            tokio::time::timeout(timeout, self.dispatch(request, &id))
                 .await
                 .unwrap_or(Err(Error::Timeout(timeout)))
         };
@@ -221,7 +227,11 @@ impl Endpoint {
         response
     }
 
-    async fn dispatch<B>(&self, request: Request<B>) -> Result<HttpResponse, Error>
+    async fn dispatch<B>(
+        &self,
+        request: Request<B>,
+        request_id: &str,
+    ) -> Result<HttpResponse, Error>
     where
         B: http_body::Body,
         B::Error: Into<BoxError>,
@@ -233,9 +243,19 @@ impl Endpoint {
         if request.method() != route.method() {
             return Err(Error::MethodNotAllowed(route.method()));
         }
-        if route.needs_token() {
-            self.authorize(&request)?;
-        }
+        let caller = if route.needs_token() {
+            self.authorize(&request)?
+        } else {
+            None
+        };
+        // The audit trail's actor: the bearer token's name, else what the caller says it is.
+        let actor = |claimed: &str| Actor {
+            name: caller
+                .clone()
+                .or_else(|| (!claimed.is_empty()).then(|| claimed.to_owned()))
+                .unwrap_or_else(|| "anonymous".to_owned()),
+            request_id: Some(request_id.to_owned()),
+        };
         let raw_pool = raw_pool.to_owned();
         let pdm = &self.ctx.pdm;
         match route {
@@ -283,7 +303,9 @@ impl Endpoint {
                     )));
                 }
                 let (pool, sub, _) = pdm.parse_reservable(&raw_pool, &body.subdomain)?;
-                let reserved = pdm.reserve(&pool, &sub, &body.created_by).await?;
+                let reserved = pdm
+                    .reserve(&pool, &sub, &body.created_by, &actor(&body.created_by))
+                    .await?;
                 Ok(response::json(
                     StatusCode::CREATED,
                     &AllocationBody::for_holder(&reserved),
@@ -293,7 +315,7 @@ impl Endpoint {
                 let body: CommitRequest = read_json(request).await?;
                 let (pool, sub) = self.parse_name(&raw_pool, &body.subdomain)?;
                 let commit = parse_commit(&body, &pool.fqdn(&sub)?)?;
-                let (allocation, sync) = pdm.commit(&pool, &sub, &commit).await?;
+                let (allocation, sync) = pdm.commit(&pool, &sub, &commit, &actor("")).await?;
                 Ok(response::json(
                     sync_status(sync),
                     &AllocationBody::public(&allocation),
@@ -302,11 +324,15 @@ impl Endpoint {
             Route::Release => {
                 let (raw_sub, token) = release_request(request).await?;
                 let (pool, sub) = self.parse_name(&raw_pool, &raw_sub)?;
-                let (freed, sync) = pdm.release(&pool, &sub, token).await?;
+                let (freed, sync) = pdm.release(&pool, &sub, token, &actor("")).await?;
                 Ok(response::json(
                     sync_status(sync),
                     &ReleaseResponse { freed: &freed },
                 ))
+            }
+            Route::History => {
+                let raw_sub = query_param(&request, "sub").unwrap_or_default();
+                self.history(&raw_pool, &raw_sub).await
             }
             Route::List => {
                 let pool = pdm.domains().resolve(&raw_pool)?;
@@ -338,6 +364,19 @@ impl Endpoint {
         }
     }
 
+    async fn history(&self, raw_pool: &str, raw_sub: &str) -> Result<HttpResponse, Error> {
+        let (pool, sub) = self.parse_name(raw_pool, raw_sub)?;
+        let events = self.ctx.pdm.history(&pool, &sub).await?;
+        Ok(response::json(
+            StatusCode::OK,
+            &HistoryResponse {
+                pool_domain: pool.as_str(),
+                subdomain: sub.as_str(),
+                events: events.iter().map(EventBody::from).collect(),
+            },
+        ))
+    }
+
     async fn health(&self) -> HttpResponse {
         let pdm = &self.ctx.pdm;
         let (status, word) = if pdm.healthy().await {
@@ -360,11 +399,12 @@ impl Endpoint {
         Ok((pool, sub))
     }
 
-    /// Lets the request through when no tokens are configured or it bears a known one.
-    fn authorize<B>(&self, request: &Request<B>) -> Result<(), Error> {
+    /// Lets the request through when no tokens are configured or it bears a known one, and
+    /// says whose.
+    fn authorize<B>(&self, request: &Request<B>) -> Result<Option<String>, Error> {
         let tokens = &self.ctx.api_tokens;
         if tokens.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let presented = request
             .headers()
@@ -374,7 +414,7 @@ impl Endpoint {
             .ok_or(Error::Unauthorized)?;
         let name = tokens.name_of(presented.trim()).ok_or(Error::Forbidden)?;
         tracing::debug!(caller = name, "authorized");
-        Ok(())
+        Ok(Some(name.to_owned()))
     }
 }
 

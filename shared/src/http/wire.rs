@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::store::{Allocation, State};
+use crate::store::{Allocation, Event, State};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -137,4 +137,37 @@ impl Status {
 #[derive(Debug, Serialize)]
 pub struct ReservedResponse {
     pub reserved: &'static [&'static str],
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryResponse<'a> {
+    pub pool_domain: &'a str,
+    pub subdomain: &'a str,
+    pub events: Vec<EventBody<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBody<'a> {
+    pub event: &'a str,
+    pub actor: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+impl<'a> From<&'a Event> for EventBody<'a> {
+    fn from(event: &'a Event) -> Self {
+        Self {
+            event: &event.event,
+            actor: &event.actor,
+            request_id: event.request_id.as_deref(),
+            detail: event.detail.as_deref(),
+            at: event.at,
+        }
+    }
 }

@@ -1,0 +1,7 @@
+//! pdm-history: `GET /api/v1/pool/{domain}/history?sub=` as a function, on AWS Lambda or on
+//! `$PORT` (Knative).
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    pdm_runtime::function(&[pdm_core::http::Route::History]).await
+}
