@@ -9,6 +9,7 @@ pub mod dns;
 pub mod domain;
 mod error;
 pub mod http;
+pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -10,8 +10,11 @@ use std::time::Duration;
 use tracing::{info, instrument, warn};
 use uuid::Uuid;
 
-use crate::dns::{DnsProvider, SovereignRecords, ZoneUsage};
+use std::future::Future;
+
+use crate::dns::{DnsError, DnsProvider, SovereignRecords, ZoneUsage};
 use crate::domain::{ManagedDomains, PoolDomain, Subdomain};
+use crate::metrics::Metrics;
 use crate::store::{
     Activation, Actor, Allocation, DnsState, Event, Reservation, State, Store, ZoneRoom,
 };
@@ -86,6 +89,7 @@ pub struct Pdm {
     /// How long a DNS change being applied is left to its applier before the reconciler may
     /// try it too: twice the sweeper interval, at least a second.
     dns_lease: Duration,
+    metrics: Arc<Metrics>,
     /// One DNS change at a time in this process, so that waiters for the cross-replica lock
     /// do not each hold a database connection.
     dns_gate: tokio::sync::Mutex<()>,
@@ -102,7 +106,35 @@ impl Pdm {
             dns_retry_base: config.sweeper_interval,
             dns_lease: (config.sweeper_interval * 2).max(Duration::from_secs(1)),
             dns_gate: tokio::sync::Mutex::new(()),
+            metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The Prometheus exposition, with the table's state read now.
+    pub async fn render_metrics(&self) -> Result<String, Error> {
+        Ok(self.metrics.render(&self.store.table_state().await?))
+    }
+
+    /// Runs one provider operation, recording its outcome and time.
+    async fn timed_dns<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, DnsError>>,
+    ) -> Result<T, DnsError> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(DnsError::Unavailable(_)) => "unavailable",
+            Err(DnsError::Refused(_)) => "refused",
+        };
+        self.metrics
+            .record_dns(self.dns.name(), operation, outcome, started.elapsed());
+        result
     }
 
     pub fn domains(&self) -> &ManagedDomains {
@@ -340,6 +372,7 @@ impl Pdm {
         loop {
             let deleted = self.store.delete_lapsed(SWEEP_BATCH).await?;
             report.swept += deleted;
+            self.metrics.record_expired(deleted);
             report.sweep_batches += 1;
             if deleted < u64::try_from(SWEEP_BATCH).unwrap_or(u64::MAX) {
                 break;
@@ -468,9 +501,10 @@ impl Pdm {
                 .unwrap_or_else(|| self.sovereign_hosts.clone()),
         };
         let change = if row.releasing_since.is_some() {
-            self.dns.withdraw(&records).await
+            self.timed_dns("withdraw", self.dns.withdraw(&records))
+                .await
         } else {
-            self.dns.publish(&records).await
+            self.timed_dns("publish", self.dns.publish(&records)).await
         };
         match change {
             Ok(usage) => {
@@ -530,7 +564,9 @@ impl Pdm {
         let usage = {
             let _gate = self.dns_gate.lock().await;
             self.store
-                .with_lock(&self.dns.lock_key(pool), || self.dns.usage(pool))
+                .with_lock(&self.dns.lock_key(pool), || {
+                    self.timed_dns("measure", self.dns.usage(pool))
+                })
                 .await?
         };
         let usage = usage.map_err(|e| Error::Unavailable("the DNS provider", e.into()))?;

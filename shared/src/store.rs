@@ -464,6 +464,40 @@ impl Store {
         .await
     }
 
+    /// Live allocations by pool and state (`releasing` apart), and rows owed to DNS.
+    pub async fn table_state(&self) -> Result<crate::metrics::TableState, sqlx::Error> {
+        // language=PostgreSQL
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "select pool_domain,
+                    case when releasing_since is not null then 'releasing' else state end,
+                    count(*)
+             from pool_allocations
+             where not (state = 'reserved' and expires_at <= now())
+             group by 1, 2",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let allocations = rows
+            .into_iter()
+            .map(|(pool, state, count)| {
+                let state = match state.as_str() {
+                    "reserved" => "reserved",
+                    "active" => "active",
+                    _ => "releasing",
+                };
+                (pool, state, count)
+            })
+            .collect();
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(size);
+        Ok(crate::metrics::TableState {
+            allocations,
+            dns_pending: self.pending_count().await?,
+            db_connections_idle: idle,
+            db_connections_used: size.saturating_sub(idle),
+        })
+    }
+
     /// Rows whose records are owed to DNS.
     pub async fn pending_count(&self) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar("select count(*) from pool_allocations where dns_state = 'pending'")

@@ -44,6 +44,7 @@ mod health;
 mod lambda;
 mod limits;
 mod list;
+mod metrics;
 mod race;
 mod release;
 mod reserve;

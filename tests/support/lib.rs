@@ -360,6 +360,35 @@ impl io::Write for LogCapture {
     }
 }
 
+/// Plain-text answers (the metrics exposition), straight from an endpoint.
+pub trait TextRequest {
+    /// `GET path`: status, content type and body.
+    fn oneshot_text(
+        self,
+        path: &str,
+    ) -> impl std::future::Future<Output = (StatusCode, String, String)>;
+}
+
+impl TextRequest for Endpoint {
+    async fn oneshot_text(self, path: &str) -> (StatusCode, String, String) {
+        let response = self
+            .oneshot(request(Method::GET, path, None))
+            .await
+            .expect("the endpoint is infallible");
+        let status = response.status();
+        let content_type = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+}
+
 /// A request with a raw body and the given headers, for malformed or unusual requests.
 pub fn raw_request(
     method: Method,

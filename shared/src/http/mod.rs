@@ -54,10 +54,11 @@ pub enum Route {
     Release,
     List,
     History,
+    Metrics,
 }
 
 impl Route {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Health,
         Self::Livez,
         Self::Readyz,
@@ -68,6 +69,7 @@ impl Route {
         Self::Release,
         Self::List,
         Self::History,
+        Self::Metrics,
     ];
 
     pub fn method(self) -> Method {
@@ -80,7 +82,8 @@ impl Route {
             | Self::Reserved
             | Self::Check
             | Self::List
-            | Self::History => Method::GET,
+            | Self::History
+            | Self::Metrics => Method::GET,
         }
     }
 
@@ -97,6 +100,7 @@ impl Route {
             Self::Release => "/api/v1/pool/{domain}/release",
             Self::List => "/api/v1/pool/{domain}/list",
             Self::History => "/api/v1/pool/{domain}/history",
+            Self::Metrics => "/metrics",
         }
     }
 
@@ -115,6 +119,7 @@ impl Route {
             "/healthz" => return Some((Self::Health, "")),
             "/livez" => return Some((Self::Livez, "")),
             "/readyz" => return Some((Self::Readyz, "")),
+            "/metrics" => return Some((Self::Metrics, "")),
             "/api/v1/reserved" => return Some((Self::Reserved, "")),
             _ => {}
         }
@@ -217,10 +222,18 @@ impl Endpoint {
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }
+        let route = Route::resolve(&path).map_or("unmatched", |(route, _)| route.path_template());
+        let took = started.elapsed();
+        self.ctx.pdm.metrics().record_request(
+            route,
+            method.as_str(),
+            response.status().as_u16(),
+            took,
+        );
         span.in_scope(|| {
             tracing::info!(
                 %method, %path, status = response.status().as_u16(), error = refusal,
-                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                elapsed_ms = took.as_secs_f64() * 1e3,
                 "request"
             );
         });
@@ -238,7 +251,10 @@ impl Endpoint {
     {
         let path = request.uri().path();
         let (route, raw_pool) = Route::resolve(path)
-            .filter(|(route, _)| self.only.is_none_or(|only| only.contains(route)))
+            // Every process exposes its own metrics.
+            .filter(|(route, _)| {
+                *route == Route::Metrics || self.only.is_none_or(|only| only.contains(route))
+            })
             .ok_or_else(|| Error::NoRoute(format!("no route for {path}")))?;
         if request.method() != route.method() {
             return Err(Error::MethodNotAllowed(route.method()));
@@ -330,6 +346,11 @@ impl Endpoint {
                     &ReleaseResponse { freed: &freed },
                 ))
             }
+            Route::Metrics => Ok(response::bytes_with_type(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                pdm.render_metrics().await?,
+            )),
             Route::History => {
                 let raw_sub = query_param(&request, "sub").unwrap_or_default();
                 self.history(&raw_pool, &raw_sub).await

@@ -82,11 +82,19 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> HttpResponse {
         tracing::error!(error.message = %e, "response did not serialize");
         br#"{"error":"internal","detail":"internal error"}"#.to_vec()
     });
-    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+    bytes_with_type(status, "application/json", bytes)
+}
+
+/// A response of `content_type` carrying `body`.
+pub fn bytes_with_type(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> HttpResponse {
+    let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
