@@ -63,6 +63,36 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+/// A record PDM expects or owns, as drift reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DriftRecord {
+    /// Relative to the pool, e.g. `console.acme`.
+    pub name: String,
+    pub value: String,
+    /// The reconciler already owes this change: it will converge without help.
+    pub owed: bool,
+}
+
+/// How the live zone differs from the table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Drift {
+    /// Records an active allocation should have and the zone lacks.
+    pub missing: Vec<DriftRecord>,
+    /// PDM-shaped records (`<host>.<label>`) that no active allocation owns.
+    pub orphaned: Vec<DriftRecord>,
+}
+
+impl Drift {
+    /// Differences the reconciler will not repair by itself.
+    pub fn unexplained(&self) -> usize {
+        self.missing
+            .iter()
+            .chain(&self.orphaned)
+            .filter(|r| !r.owed)
+            .count()
+    }
+}
+
 /// What one maintenance run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -368,6 +398,22 @@ impl Pdm {
     /// DNS change that is due.
     #[instrument(skip_all)]
     pub async fn maintain(&self) -> Result<MaintenanceReport, Error> {
+        let swept = self.sweep().await?;
+        let reconciled = self.reconcile().await?;
+        let report = MaintenanceReport {
+            swept: swept.swept,
+            sweep_batches: swept.sweep_batches,
+            ..reconciled
+        };
+        let changes = u64::from(report.dns_synced + report.dns_pending + report.zones_measured);
+        if report.swept + changes > 0 {
+            info!(?report, "maintenance");
+        }
+        Ok(report)
+    }
+
+    /// Deletes every lapsed reservation, batch by batch.
+    pub async fn sweep(&self) -> Result<MaintenanceReport, Error> {
         let mut report = MaintenanceReport::default();
         loop {
             let deleted = self.store.delete_lapsed(SWEEP_BATCH).await?;
@@ -375,9 +421,14 @@ impl Pdm {
             self.metrics.record_expired(deleted);
             report.sweep_batches += 1;
             if deleted < u64::try_from(SWEEP_BATCH).unwrap_or(u64::MAX) {
-                break;
+                return Ok(report);
             }
         }
+    }
+
+    /// Measures stale zones and applies every DNS change that is due.
+    pub async fn reconcile(&self) -> Result<MaintenanceReport, Error> {
+        let mut report = MaintenanceReport::default();
         if self.dns.record_limit().is_some() {
             let pools: Vec<String> = self.domains.iter().map(ToString::to_string).collect();
             for stale in self.store.stale_zones(&pools, ZONE_REFRESH_AGE).await? {
@@ -410,14 +461,91 @@ impl Pdm {
                 }
             }
             if due.len() < usize::try_from(RECONCILE_BATCH).unwrap_or(usize::MAX) {
-                break;
+                return Ok(report);
             }
         }
-        let changes = u64::from(report.dns_synced + report.dns_pending + report.zones_measured);
-        if report.swept + changes > 0 {
-            info!(?report, "maintenance");
+    }
+
+    /// Every DNS change still owed, for a dry run of the reconciler.
+    pub async fn owed_changes(&self) -> Result<Vec<Allocation>, Error> {
+        Ok(self.store.pending().await?)
+    }
+
+    /// Compares the pool's live zone with the table: PDM records that should stand but do
+    /// not, and PDM-shaped records no allocation owns. Foreign records are never touched.
+    /// `None` when the provider cannot show its zone (log-only).
+    pub async fn drift(&self, pool: &PoolDomain) -> Result<Option<Drift>, Error> {
+        let records = {
+            let _gate = self.dns_gate.lock().await;
+            self.store
+                .with_lock(&self.dns.lock_key(pool), || {
+                    self.timed_dns("read", self.dns.address_records(pool))
+                })
+                .await?
+        };
+        let Some(records) =
+            records.map_err(|e| Error::Unavailable("the DNS provider", e.into()))?
+        else {
+            return Ok(None);
+        };
+        let mut drift = Drift::default();
+        let mut held = std::collections::BTreeMap::new();
+        for allocation in self.store.list_all(pool).await? {
+            held.insert(allocation.subdomain.clone(), allocation);
         }
-        Ok(report)
+        for allocation in held.values() {
+            let (Some(ip), Some(hosts)) = (&allocation.load_balancer_ip, &allocation.dns_hosts)
+            else {
+                continue;
+            };
+            if allocation.releasing_since.is_some() {
+                continue;
+            }
+            for host in hosts {
+                let name = format!("{host}.{}", allocation.subdomain);
+                let present = records
+                    .iter()
+                    .any(|(n, value)| n.eq_ignore_ascii_case(&name) && value == ip);
+                if !present {
+                    let owed = allocation.dns_state == DnsState::Pending;
+                    drift.missing.push(DriftRecord {
+                        name,
+                        value: ip.clone(),
+                        owed,
+                    });
+                }
+            }
+        }
+        for (name, value) in &records {
+            let Some((host, label)) = name
+                .to_ascii_lowercase()
+                .split_once('.')
+                .map(|(h, l)| (h.to_owned(), l.to_owned()))
+            else {
+                continue;
+            };
+            let pdm_shaped = self.sovereign_hosts.contains(&host)
+                || crate::dns::DEFAULT_SOVEREIGN_HOSTS.contains(&host.as_str());
+            if !pdm_shaped || Subdomain::parse(&label).is_err() {
+                continue;
+            }
+            let owner = held.get(&label).filter(|a| a.state == State::Active);
+            let owned = owner.is_some_and(|a| {
+                a.releasing_since.is_none()
+                    && a.dns_hosts
+                        .as_ref()
+                        .is_some_and(|hosts| hosts.contains(&host))
+            });
+            if !owned {
+                let owed = owner.is_some_and(|a| a.dns_state == DnsState::Pending);
+                drift.orphaned.push(DriftRecord {
+                    name: name.clone(),
+                    value: value.clone(),
+                    owed,
+                });
+            }
+        }
+        Ok(Some(drift))
     }
 
     /// The allocation's history, oldest first (its latest 1000 events).

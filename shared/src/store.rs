@@ -498,6 +498,31 @@ impl Store {
         })
     }
 
+    /// Rows whose DNS change is owed, soonest first.
+    pub async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error> {
+        // language=PostgreSQL
+        sqlx::query_as(concat!(
+            "select ",
+            allocation_columns!(),
+            " from pool_allocations where dns_state = 'pending' order by dns_retry_at"
+        ))
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Every row of the pool, lapsed or releasing included.
+    pub async fn list_all(&self, pool: &PoolDomain) -> Result<Vec<Allocation>, sqlx::Error> {
+        // language=PostgreSQL
+        sqlx::query_as(concat!(
+            "select ",
+            allocation_columns!(),
+            " from pool_allocations where pool_domain = $1 order by subdomain"
+        ))
+        .bind(pool.as_str())
+        .fetch_all(&self.pool)
+        .await
+    }
+
     /// Rows whose records are owed to DNS.
     pub async fn pending_count(&self) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar("select count(*) from pool_allocations where dns_state = 'pending'")

@@ -38,6 +38,7 @@ macro_rules! contract_test {
 
 mod audit;
 mod check;
+mod cli;
 mod commit;
 mod dynadot;
 mod health;

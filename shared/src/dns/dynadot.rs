@@ -411,6 +411,20 @@ impl DnsProvider for Dynadot {
             .await
     }
 
+    async fn address_records(
+        &self,
+        pool: &PoolDomain,
+    ) -> Result<Option<Vec<(String, String)>>, DnsError> {
+        let zone = self.get_dns(pool).await?;
+        Ok(Some(
+            zone.sub
+                .iter()
+                .filter(|r| r.has_type(&ADDRESS_TYPES[..2]))
+                .filter_map(|r| Some((r.subhost.clone()?, r.value.clone())))
+                .collect(),
+        ))
+    }
+
     async fn usage(&self, pool: &PoolDomain) -> Result<Option<ZoneUsage>, DnsError> {
         Ok(Some(self.get_dns(pool).await?.usage()))
     }

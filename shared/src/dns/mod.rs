@@ -84,6 +84,14 @@ pub trait DnsProvider: Send + Sync {
     async fn publish(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError>;
     /// Removes exactly the sovereign's records; every other record stays as it is.
     async fn withdraw(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError>;
+    /// The zone's A/AAAA sub records as (relative name, value), to compare with the table.
+    /// `None` when the provider has no zone to show.
+    async fn address_records(
+        &self,
+        _pool: &PoolDomain,
+    ) -> Result<Option<Vec<(String, String)>>, DnsError> {
+        Ok(None)
+    }
     /// Reads the zone's usage, when the provider limits records.
     async fn usage(&self, _pool: &PoolDomain) -> Result<Option<ZoneUsage>, DnsError> {
         Ok(None)
@@ -164,6 +172,18 @@ impl InMemory {
 impl DnsProvider for InMemory {
     fn name(&self) -> &'static str {
         "in-memory"
+    }
+
+    async fn address_records(
+        &self,
+        pool: &PoolDomain,
+    ) -> Result<Option<Vec<(String, String)>>, DnsError> {
+        let zone = self.zone(pool.as_str());
+        Ok(Some(
+            zone.into_iter()
+                .map(|(name, ip)| (name, ip.to_string()))
+                .collect(),
+        ))
     }
 
     async fn publish(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {

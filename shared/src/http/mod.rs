@@ -447,7 +447,8 @@ fn sync_status(sync: DnsSync) -> StatusCode {
     }
 }
 
-fn parse_commit(body: &CommitRequest, fqdn: &str) -> Result<service::Commit, Error> {
+/// Validates a commit as the contract does; the CLI reuses it so both apply the same rules.
+pub fn parse_commit(body: &CommitRequest, fqdn: &str) -> Result<service::Commit, Error> {
     let load_balancer_ip = body
         .load_balancer_ip
         .as_deref()
@@ -480,7 +481,7 @@ fn parse_commit(body: &CommitRequest, fqdn: &str) -> Result<service::Commit, Err
 
 /// A token that is not a UUID matches no reservation; nil never belongs to one (PDM issues
 /// random v4 tokens), so it stands for "presented but unmatched".
-fn presented_token(raw: &str) -> Uuid {
+pub fn presented_token(raw: &str) -> Uuid {
     raw.trim().parse().unwrap_or(Uuid::nil())
 }
 

@@ -1,0 +1,421 @@
+//! pdm: the operator's command line. It works on the database and the DNS provider directly,
+//! with the same rules as the API, and prints a table (or JSON with `--json`).
+//!
+//! Exit codes: 0 done; 1 refused, failed, or a problem found (unavailable name, unexplained
+//! drift, changes still owed); 2 done but DNS still owes the change.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use pdm_core::http::wire::{AllocationBody, CheckResponse, CommitRequest, EventBody};
+use pdm_core::http::{parse_commit, presented_token};
+use pdm_core::service::{DnsSync, MaintenanceReport};
+use pdm_core::store::{Actor, Allocation};
+use pdm_core::{Config, Ctx, Error};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    name = "pdm",
+    version,
+    about = "Operate PDM: the subdomains of the OpenOva pool domains"
+)]
+struct Cli {
+    /// PostgreSQL URL (default: the local database, as for the server).
+    #[arg(long, env = "PDM_DATABASE_URL", hide_env_values = true, global = true)]
+    database_url: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply the database migrations.
+    Migrate,
+    /// Whether a name could be reserved now (exit 1 when it could not).
+    Check { pool: String, sub: String },
+    /// Reserve a name; prints its reservation token.
+    Reserve {
+        pool: String,
+        sub: String,
+        #[arg(long, default_value = "")]
+        created_by: String,
+    },
+    /// Commit a reservation and write its DNS records.
+    Commit {
+        pool: String,
+        sub: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        ip: String,
+        #[arg(long)]
+        fqdn: Option<String>,
+    },
+    /// Release a name and remove its DNS records.
+    Release {
+        pool: String,
+        sub: String,
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// A pool's live allocations.
+    List {
+        pool: String,
+        #[arg(long)]
+        limit: Option<i64>,
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// One name's audit trail.
+    History { pool: String, sub: String },
+    /// Delete lapsed reservations now.
+    Sweep {
+        /// One run, then exit (the only mode; accepted for CronJob manifests).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Apply every owed DNS change that is due (exit 1 if some are still owed).
+    Reconcile {
+        /// Only list the owed changes.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Compare live zones with the table (exit 1 on differences the reconciler won't fix).
+    Drift {
+        /// One pool; every managed pool when absent.
+        pool: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let database_url = cli.database_url.clone();
+    let config = match Config::from_lookup(|name| match name {
+        "PDM_DATABASE_URL" => database_url.clone(),
+        _ => std::env::var(name).ok(),
+    }) {
+        Ok(config) => config,
+        Err(error) => return fail(cli.json, &format!("invalid configuration: {error}")),
+    };
+    pdm_core::telemetry::init(&config.log_level, config.log_format);
+    let ctx = match Ctx::from_config(&config) {
+        Ok(ctx) => ctx,
+        Err(error) => return fail(cli.json, &format!("{error:#}")),
+    };
+    match run(&cli, &ctx).await {
+        Ok(code) => code,
+        Err(error) => fail(cli.json, &format!("{}: {error}", error.code())),
+    }
+}
+
+async fn run(cli: &Cli, ctx: &Arc<Ctx>) -> Result<ExitCode, Error> {
+    let pdm = &ctx.pdm;
+    let out = Output { json: cli.json };
+    let actor = Actor::job(&format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_default()
+    ));
+    match &cli.command {
+        Command::Migrate => {
+            pdm_core::MIGRATOR
+                .run(pdm.store().pool())
+                .await
+                .map_err(|e| Error::Unexpected(e.into()))?;
+            let version = pdm_core::MIGRATOR.iter().map(|m| m.version).max();
+            out.print(
+                &serde_json::json!({"migrated": true, "version": version}),
+                || {
+                    vec![vec![format!(
+                        "migrated to version {}",
+                        version.unwrap_or_default()
+                    )]]
+                },
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { pool, sub } => {
+            let availability = pdm.check(pool, sub).await?;
+            let (reason, detail) = availability
+                .refusal
+                .as_ref()
+                .map(|(r, d)| (*r, d.as_str()))
+                .unzip();
+            let answer = CheckResponse {
+                available: availability.refusal.is_none(),
+                reason,
+                detail,
+                fqdn: &availability.fqdn,
+            };
+            out.print(&answer, || {
+                let verdict =
+                    detail.map_or("available".to_owned(), |d| format!("unavailable: {d}"));
+                vec![vec![availability.fqdn.clone(), verdict]]
+            });
+            Ok(exit_if(answer.available))
+        }
+        Command::Reserve {
+            pool,
+            sub,
+            created_by,
+        } => {
+            let (pool, sub, _) = pdm.parse_reservable(pool, sub)?;
+            let reserved = pdm.reserve(&pool, &sub, created_by, &actor).await?;
+            print_allocations(out, &[reserved], true);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Commit {
+            pool,
+            sub,
+            token,
+            ip,
+            fqdn,
+        } => {
+            let pool = pdm.domains().resolve(pool)?;
+            let sub = pdm_core::domain::Subdomain::parse(sub)?;
+            let request = CommitRequest {
+                subdomain: sub.to_string(),
+                reservation_token: token.clone(),
+                sovereign_fqdn: fqdn.clone(),
+                load_balancer_ip: Some(ip.clone()),
+            };
+            let commit = parse_commit(&request, &pool.fqdn(&sub)?)?;
+            let (allocation, sync) = pdm.commit(&pool, &sub, &commit, &actor).await?;
+            print_allocations(out, &[allocation], false);
+            Ok(dns_exit(sync))
+        }
+        Command::Release { pool, sub, token } => {
+            let pool = pdm.domains().resolve(pool)?;
+            let sub = pdm_core::domain::Subdomain::parse(sub)?;
+            let token = token.as_deref().map(presented_token);
+            let (freed, sync) = pdm.release(&pool, &sub, token, &actor).await?;
+            let dns = if sync == DnsSync::Written {
+                "removed"
+            } else {
+                "pending"
+            };
+            out.print(&serde_json::json!({"freed": freed, "dns": dns}), || {
+                vec![vec![format!("freed {freed}"), format!("dns {dns}")]]
+            });
+            Ok(dns_exit(sync))
+        }
+        Command::List { pool, limit, after } => {
+            let pool = pdm.domains().resolve(pool)?;
+            let page = pdm.list(&pool, after.as_deref(), *limit).await?;
+            print_allocations(out, &page.allocations, false);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::History { pool, sub } => {
+            let pool = pdm.domains().resolve(pool)?;
+            let sub = pdm_core::domain::Subdomain::parse(sub)?;
+            let events = pdm.history(&pool, &sub).await?;
+            let bodies: Vec<EventBody> = events.iter().map(EventBody::from).collect();
+            out.print(&bodies, || {
+                let mut rows = vec![header(&["AT", "EVENT", "ACTOR", "REQUEST", "DETAIL"])];
+                rows.extend(events.iter().map(|e| {
+                    vec![
+                        e.at.to_string(),
+                        e.event.clone(),
+                        e.actor.clone(),
+                        e.request_id.clone().unwrap_or_default(),
+                        e.detail.clone().unwrap_or_default(),
+                    ]
+                }));
+                rows
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sweep { once: _ } => {
+            let report = pdm.sweep().await?;
+            print_report(out, &report);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile { dry_run: true } => {
+            let owed = pdm.owed_changes().await?;
+            print_allocations(out, &owed, false);
+            Ok(exit_if(owed.is_empty()))
+        }
+        Command::Reconcile { dry_run: false } => {
+            let report = pdm.reconcile().await?;
+            print_report(out, &report);
+            Ok(exit_if(report.dns_pending == 0))
+        }
+        Command::Drift { pool } => {
+            let pools = match pool {
+                Some(raw) => vec![pdm.domains().resolve(raw)?],
+                None => pdm.domains().iter().cloned().collect(),
+            };
+            let mut report = Vec::new();
+            for pool in pools {
+                report.push((pool.to_string(), pdm.drift(&pool).await?));
+            }
+            let unexplained: usize = report
+                .iter()
+                .flat_map(|(_, d)| d.as_ref())
+                .map(|d| d.unexplained())
+                .sum();
+            out.print(&report, || {
+                let mut rows = vec![header(&["POOL", "KIND", "NAME", "VALUE", "OWED"])];
+                for (pool, drift) in &report {
+                    let Some(drift) = drift else {
+                        rows.push(vec![
+                            pool.clone(),
+                            "no zone to compare (log-only DNS)".to_owned(),
+                        ]);
+                        continue;
+                    };
+                    for (kind, records) in
+                        [("missing", &drift.missing), ("orphaned", &drift.orphaned)]
+                    {
+                        rows.extend(records.iter().map(|r| {
+                            vec![
+                                pool.clone(),
+                                kind.to_owned(),
+                                r.name.clone(),
+                                r.value.clone(),
+                                r.owed.to_string(),
+                            ]
+                        }));
+                    }
+                }
+                rows
+            });
+            Ok(exit_if(unexplained == 0))
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// Prints `value` as JSON, or the rows `table` builds as aligned columns.
+    fn print<T: Serialize>(self, value: &T, table: impl FnOnce() -> Vec<Vec<String>>) {
+        let mut stdout = std::io::stdout().lock();
+        if self.json {
+            let _ = serde_json::to_writer_pretty(&mut stdout, value);
+            let _ = writeln!(stdout);
+            return;
+        }
+        let rows = table();
+        let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| {
+                rows.iter()
+                    .filter_map(|r| r.get(c))
+                    .map(|v| v.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in rows {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, width)| format!("{cell:width$}"))
+                .collect();
+            let _ = writeln!(stdout, "{}", cells.join("  ").trim_end());
+        }
+    }
+}
+
+fn header(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+fn print_allocations(out: Output, allocations: &[Allocation], with_token: bool) {
+    let bodies: Vec<AllocationBody> = allocations
+        .iter()
+        .map(|a| {
+            if with_token {
+                AllocationBody::for_holder(a)
+            } else {
+                AllocationBody::public(a)
+            }
+        })
+        .collect();
+    out.print(&bodies, || {
+        let mut rows = vec![header(&[
+            "POOL",
+            "SUBDOMAIN",
+            "STATE",
+            "LOAD BALANCER",
+            "DNS",
+            "EXPIRES",
+            "TOKEN",
+        ])];
+        rows.extend(allocations.iter().map(|a| {
+            let state = if a.releasing_since.is_some() {
+                "releasing"
+            } else if a.state == pdm_core::store::State::Active {
+                "active"
+            } else {
+                "reserved"
+            };
+            vec![
+                a.pool_domain.clone(),
+                a.subdomain.clone(),
+                state.to_owned(),
+                a.load_balancer_ip.clone().unwrap_or_default(),
+                format!("{:?}", a.dns_state).to_lowercase(),
+                a.expires_at.map(|t| t.to_string()).unwrap_or_default(),
+                if with_token {
+                    a.reservation_token.to_string()
+                } else {
+                    String::new()
+                },
+            ]
+        }));
+        rows
+    });
+}
+
+fn print_report(out: Output, report: &MaintenanceReport) {
+    out.print(report, || {
+        vec![
+            header(&["SWEPT", "DNS SYNCED", "DNS PENDING", "ZONES MEASURED"]),
+            vec![
+                report.swept.to_string(),
+                report.dns_synced.to_string(),
+                report.dns_pending.to_string(),
+                report.zones_measured.to_string(),
+            ],
+        ]
+    });
+}
+
+fn exit_if(fine: bool) -> ExitCode {
+    if fine {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn dns_exit(sync: DnsSync) -> ExitCode {
+    match sync {
+        DnsSync::Written => ExitCode::SUCCESS,
+        DnsSync::Pending => ExitCode::from(2),
+    }
+}
+
+fn fail(json: bool, message: &str) -> ExitCode {
+    if json {
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::json!({"error": message})
+        );
+    } else {
+        eprintln!("pdm: {message}");
+    }
+    ExitCode::FAILURE
+}
