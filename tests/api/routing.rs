@@ -101,7 +101,7 @@ async fn a_single_route_endpoint_serves_only_its_route(db: PgPool) {
 }
 
 contract_test!(
-    bearer_tokens_guard_the_mutating_routes_and_list_only,
+    bearer_tokens_guard_every_mutating_or_revealing_route,
     ["PDM_API_TOKENS" = "catalyst=right-token"],
     |app| {
         // Arrange
@@ -126,6 +126,7 @@ contract_test!(
         let right = app.send(reserve("a4", "Bearer right-token")).await;
         let list = app.get(&format!("/api/v1/pool/{POOL}/list")).await;
         let release = app.release("a4").await;
+        let release_status = release.status;
 
         // Assert
         assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
@@ -143,8 +144,48 @@ contract_test!(
         }
         assert_eq!(right.status, StatusCode::CREATED);
         assert_eq!(list.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(release.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(release_status, StatusCode::UNAUTHORIZED);
         assert_eq!(app.row_count().await, 1);
+
+        // Every guarded route, each without a token, with a wrong one and with the right one:
+        // the right token gets past the guard to the route's own answer.
+        for route in Route::ALL {
+            let uri = route.path_template().replace("{domain}", POOL) + "?sub=a4";
+            let body =
+                json!({"subdomain": "a4", "reservationToken": "x", "loadBalancerIP": "not-an-ip"});
+            let send = |authorization: &'static str| {
+                let mut headers = vec![(header::CONTENT_TYPE, "application/json")];
+                if !authorization.is_empty() {
+                    headers.push((header::AUTHORIZATION, authorization));
+                }
+                app.send(raw_request(
+                    route.method(),
+                    &uri,
+                    &body.to_string(),
+                    &headers,
+                ))
+            };
+            let (none, wrong, right) = (
+                send("").await,
+                send("Bearer nope").await,
+                send("Bearer right-token").await,
+            );
+            let guarded = [
+                Route::Reserve,
+                Route::Commit,
+                Route::Release,
+                Route::List,
+                Route::History,
+            ];
+            if guarded.contains(&route) {
+                assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{route:?}");
+                assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{route:?}");
+                let passed = !["unauthorized", "forbidden"].contains(&right.error());
+                assert!(passed, "{route:?}: {:?}", right.body);
+            } else {
+                assert_eq!(none.status, wrong.status, "{route:?} is open");
+            }
+        }
         for open in [
             "/healthz",
             "/api/v1/reserved",
