@@ -75,13 +75,10 @@ impl Config {
         Ok(Self {
             port: parse_with(parsed("PORT", "8080"), |v| v.trim().parse::<u16>())?,
             database_url: var("PDM_DATABASE_URL").map(SecretString::from),
-            db_max_connections: parse_with(parsed("PDM_DB_MAX_CONNECTIONS", "10"), |v| {
-                v.trim()
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or("must be a whole number above 0")
-            })?,
+            db_max_connections: parse_with(
+                parsed("PDM_DB_MAX_CONNECTIONS", "10"),
+                positive_number,
+            )?,
             dynadot_api_key: var("DYNADOT_API_KEY").map(|key| SecretString::from(key.trim())),
             dynadot_api_url: parsed("DYNADOT_API_URL", DEFAULT_DYNADOT_API_URL).0,
             dynadot_timeout: parse_with(parsed("DYNADOT_TIMEOUT", "30s"), positive_duration)?,
@@ -98,13 +95,7 @@ impl Config {
                 "pretty" => Ok(LogFormat::Pretty),
                 _ => Err("must be json or pretty"),
             })?,
-            max_in_flight: parse_with(parsed("PDM_MAX_IN_FLIGHT", "256"), |v| {
-                v.trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or("must be a whole number above 0")
-            })?,
+            max_in_flight: parse_with(parsed("PDM_MAX_IN_FLIGHT", "256"), positive_number)?,
             request_timeout: parse_with(parsed("PDM_REQUEST_TIMEOUT", "60s"), positive_duration)?,
             api_tokens: parse_with(parsed("PDM_API_TOKENS", ""), ApiTokens::parse)?,
         })
@@ -132,6 +123,18 @@ fn parse_with<T, E: fmt::Display>(
         variable,
         problem: e.to_string(),
     })
+}
+
+/// A whole number above zero.
+fn positive_number<T: std::str::FromStr + PartialOrd + Default>(
+    value: &str,
+) -> Result<T, &'static str> {
+    value
+        .trim()
+        .parse::<T>()
+        .ok()
+        .filter(|n| *n > T::default())
+        .ok_or("must be a whole number above 0")
 }
 
 /// Go-style durations (`90s`, `10m`, `1h30m`) as humantime reads them; zero is refused.

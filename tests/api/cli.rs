@@ -45,6 +45,15 @@ async fn pdm(db: &PgPool, fake: &FakeDynadot, args: &[&str]) -> Run {
     }
 }
 
+/// `pdm reserve POOL sub`, returning the token.
+async fn reserve_token(db: &PgPool, fake: &FakeDynadot, sub: &str) -> String {
+    let reserved = pdm(db, fake, &["--json", "reserve", POOL, sub]).await;
+    reserved.json()[0]["reservationToken"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn fake_pool() -> FakeDynadot {
     let fake = FakeDynadot::start(DYNADOT_KEY).await;
     fake.seed(POOL, FakeZone::with_foreign_records());
@@ -165,12 +174,7 @@ async fn refusals_exit_1_with_the_contracts_code(db: PgPool) {
 async fn drift_reports_missing_and_orphaned_records_and_touches_nothing(db: PgPool) {
     // Arrange: one allocation, then the zone edited behind PDM's back.
     let fake = fake_pool().await;
-    let token = pdm(&db, &fake, &["--json", "reserve", POOL, "acme"])
-        .await
-        .json()[0]["reservationToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = reserve_token(&db, &fake, "acme").await;
     pdm(
         &db,
         &fake,
@@ -208,12 +212,7 @@ async fn drift_reports_missing_and_orphaned_records_and_touches_nothing(db: PgPo
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn reconcile_lists_owed_changes_then_applies_them(db: PgPool) {
     let fake = fake_pool().await;
-    let token = pdm(&db, &fake, &["--json", "reserve", POOL, "acme"])
-        .await
-        .json()[0]["reservationToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = reserve_token(&db, &fake, "acme").await;
     fake.set_fault_rate(1.0);
     let commit = pdm(
         &db,
