@@ -24,6 +24,12 @@ pub struct Config {
     pub dynadot_api_key: Option<SecretString>,
     pub dynadot_api_url: String,
     pub dynadot_timeout: Duration,
+    /// Where records are written (`PDM_DNS_PROVIDER`; by default Dynadot when its key is set).
+    pub dns_provider: DnsProviderKind,
+    pub pdns_api_url: Option<String>,
+    pub pdns_api_key: Option<SecretString>,
+    pub pdns_server_id: String,
+    pub pdns_timeout: Duration,
     /// Host labels each sovereign gets under its subdomain (`*` alone covers the others).
     pub sovereign_hosts: Vec<String>,
     pub managed_domains: ManagedDomains,
@@ -72,6 +78,41 @@ impl Config {
                 )
             });
 
+        let dynadot_api_key = var("DYNADOT_API_KEY").map(|key| SecretString::from(key.trim()));
+        let pdns_api_url = var("PDNS_API_URL").map(|url| url.trim().to_owned());
+        let pdns_api_key = var("PDNS_API_KEY").map(|key| SecretString::from(key.trim()));
+        let dns_provider = match var("PDM_DNS_PROVIDER").as_deref().map(str::trim) {
+            None if dynadot_api_key.is_some() => DnsProviderKind::Dynadot,
+            None if pdns_api_url.is_some() && pdns_api_key.is_some() => DnsProviderKind::PowerDns,
+            None | Some("log") => DnsProviderKind::LogOnly,
+            Some("dynadot") => DnsProviderKind::Dynadot,
+            Some("powerdns") => DnsProviderKind::PowerDns,
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "PDM_DNS_PROVIDER",
+                    problem: "must be dynadot, powerdns or log".to_owned(),
+                });
+            }
+        };
+        let required = |variable: &'static str, set: bool| {
+            if set {
+                Ok(())
+            } else {
+                Err(ConfigError {
+                    variable,
+                    problem: format!("must be set when PDM_DNS_PROVIDER is {dns_provider}"),
+                })
+            }
+        };
+        match dns_provider {
+            DnsProviderKind::Dynadot => required("DYNADOT_API_KEY", dynadot_api_key.is_some())?,
+            DnsProviderKind::PowerDns => {
+                required("PDNS_API_URL", pdns_api_url.is_some())?;
+                required("PDNS_API_KEY", pdns_api_key.is_some())?;
+            }
+            DnsProviderKind::LogOnly => {}
+        }
+
         Ok(Self {
             port: parse_with(parsed("PORT", "8080"), |v| v.trim().parse::<u16>())?,
             database_url: var("PDM_DATABASE_URL").map(SecretString::from),
@@ -79,9 +120,14 @@ impl Config {
                 parsed("PDM_DB_MAX_CONNECTIONS", "10"),
                 positive_number,
             )?,
-            dynadot_api_key: var("DYNADOT_API_KEY").map(|key| SecretString::from(key.trim())),
+            dynadot_api_key,
             dynadot_api_url: parsed("DYNADOT_API_URL", DEFAULT_DYNADOT_API_URL).0,
             dynadot_timeout: parse_with(parsed("DYNADOT_TIMEOUT", "30s"), positive_duration)?,
+            dns_provider,
+            pdns_api_url,
+            pdns_api_key,
+            pdns_server_id: parsed("PDNS_SERVER_ID", "localhost").0.trim().to_owned(),
+            pdns_timeout: parse_with(parsed("PDNS_TIMEOUT", "10s"), positive_duration)?,
             sovereign_hosts: parse_with(
                 parsed("PDM_SOVEREIGN_HOSTS", &DEFAULT_SOVEREIGN_HOSTS.join(",")),
                 sovereign_hosts,
@@ -106,6 +152,23 @@ impl Config {
         self.database_url
             .as_ref()
             .map_or(DEFAULT_DATABASE_URL, |url| url.expose_secret())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsProviderKind {
+    Dynadot,
+    PowerDns,
+    LogOnly,
+}
+
+impl fmt::Display for DnsProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Dynadot => "dynadot",
+            Self::PowerDns => "powerdns",
+            Self::LogOnly => "log",
+        })
     }
 }
 
@@ -354,15 +417,58 @@ mod tests {
     fn secrets_never_reach_debug_output_or_errors() {
         let config = config(&[
             ("DYNADOT_API_KEY", "dynadot-key-123"),
+            ("PDNS_API_KEY", "pdns-key-789"),
             ("PDM_DATABASE_URL", "postgres://pdm:db-pass-456@db/pdm"),
         ])
         .unwrap();
         let printed = format!("{config:?}");
         assert!(!printed.contains("dynadot-key-123"), "{printed}");
+        assert!(!printed.contains("pdns-key-789"), "{printed}");
         assert!(!printed.contains("db-pass-456"), "{printed}");
 
         let error = config_error_for_token_entry("=leaked-token");
         assert!(!error.contains("leaked-token"), "{error}");
+    }
+
+    #[test]
+    fn the_dns_provider_is_chosen_explicitly_or_by_which_key_is_set() {
+        let provider = |vars: &[(&str, &str)]| config(vars).map(|c| c.dns_provider);
+        let pdns = [
+            ("PDNS_API_URL", "http://127.0.0.1:8081"),
+            ("PDNS_API_KEY", "k"),
+        ];
+
+        assert_eq!(provider(&[]).unwrap(), DnsProviderKind::LogOnly);
+        assert_eq!(
+            provider(&[("DYNADOT_API_KEY", "k")]).unwrap(),
+            DnsProviderKind::Dynadot
+        );
+        assert_eq!(provider(&pdns).unwrap(), DnsProviderKind::PowerDns);
+        let explicit_log = [("PDM_DNS_PROVIDER", "log"), ("DYNADOT_API_KEY", "k")];
+        assert_eq!(provider(&explicit_log).unwrap(), DnsProviderKind::LogOnly);
+        let config = config(&[&pdns[..], &[("PDM_DNS_PROVIDER", "powerdns")]].concat()).unwrap();
+        assert_eq!(config.pdns_server_id, "localhost");
+        assert_eq!(config.pdns_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_chosen_provider_without_its_settings_is_refused_by_name() {
+        let problem = |vars: &[(&str, &str)]| config(vars).unwrap_err().variable;
+
+        assert_eq!(
+            problem(&[("PDM_DNS_PROVIDER", "dynadot")]),
+            "DYNADOT_API_KEY"
+        );
+        assert_eq!(problem(&[("PDM_DNS_PROVIDER", "powerdns")]), "PDNS_API_URL");
+        let url_only = [
+            ("PDM_DNS_PROVIDER", "powerdns"),
+            ("PDNS_API_URL", "http://x"),
+        ];
+        assert_eq!(problem(&url_only), "PDNS_API_KEY");
+        assert_eq!(
+            problem(&[("PDM_DNS_PROVIDER", "route53")]),
+            "PDM_DNS_PROVIDER"
+        );
     }
 
     fn config_error_for_token_entry(entry: &str) -> String {

@@ -93,19 +93,41 @@ fn connect_lazy(config: &Config) -> anyhow::Result<PgPool> {
 }
 
 fn dns_provider(config: &Config) -> anyhow::Result<Arc<dyn dns::DnsProvider>> {
-    let Some(key) = &config.dynadot_api_key else {
-        tracing::warn!(
-            "DYNADOT_API_KEY is not set: using the LOG-ONLY DNS provider, \
-             no records will be written"
-        );
-        return Ok(Arc::new(dns::LogOnly));
-    };
-    let dynadot = dns::dynadot::Dynadot::new(
-        &config.dynadot_api_url,
-        key.clone(),
-        config.dynadot_timeout,
-        dns::dynadot::RetryPolicy::default(),
-    )?;
-    tracing::info!(hosts = ?config.sovereign_hosts, "DNS provider: Dynadot api3");
-    Ok(Arc::new(dynadot))
+    use config::DnsProviderKind;
+    // Config::from_lookup has made sure each chosen provider has what it needs.
+    let missing = || anyhow::anyhow!("DNS provider configuration is incomplete");
+    match config.dns_provider {
+        DnsProviderKind::LogOnly => {
+            tracing::warn!(
+                "PDM_DNS_PROVIDER is log (or no DYNADOT_API_KEY is set): using the LOG-ONLY \
+                 DNS provider, no records will be written"
+            );
+            Ok(Arc::new(dns::LogOnly))
+        }
+        DnsProviderKind::Dynadot => {
+            let dynadot = dns::dynadot::Dynadot::new(
+                &config.dynadot_api_url,
+                config.dynadot_api_key.clone().ok_or_else(missing)?,
+                config.dynadot_timeout,
+                dns::RetryPolicy::default(),
+            )?;
+            tracing::info!(hosts = ?config.sovereign_hosts, "DNS provider: Dynadot api3");
+            Ok(Arc::new(dynadot))
+        }
+        DnsProviderKind::PowerDns => {
+            let url = config.pdns_api_url.as_deref().ok_or_else(missing)?;
+            let powerdns = dns::powerdns::PowerDns::new(
+                url,
+                &config.pdns_server_id,
+                config.pdns_api_key.clone().ok_or_else(missing)?,
+                config.pdns_timeout,
+                dns::RetryPolicy::default(),
+            )?;
+            tracing::info!(
+                api = url, server = %config.pdns_server_id, hosts = ?config.sovereign_hosts,
+                "DNS provider: PowerDNS"
+            );
+            Ok(Arc::new(powerdns))
+        }
+    }
 }

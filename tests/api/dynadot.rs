@@ -348,7 +348,7 @@ async fn the_fake_refuses_and_counts_overlapping_requests_as_dynadot_does() {
             &fake.url,
             DYNADOT_KEY.into(),
             std::time::Duration::from_secs(5),
-            pdm_core::dns::dynadot::RetryPolicy {
+            pdm_core::dns::RetryPolicy {
                 attempts: 1,
                 ..Default::default()
             },

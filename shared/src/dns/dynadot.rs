@@ -5,12 +5,11 @@
 
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::{DnsError, DnsProvider, SovereignRecords, ZoneUsage};
+use super::{DnsError, DnsProvider, RetryPolicy, SovereignRecords, ZoneUsage, http_client, redact};
 use crate::domain::PoolDomain;
 
 /// Dynadot's per-zone limits.
@@ -240,24 +239,6 @@ fn optional_text(value: &Value) -> Result<Option<String>, String> {
     }
 }
 
-/// How often and how patiently a passing failure is retried within one call.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub attempts: usize,
-    pub min_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: 4,
-            min_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(4),
-        }
-    }
-}
-
 /// The api3 client. `Debug` shows no key: `SecretString` redacts it.
 #[derive(Debug)]
 pub struct Dynadot {
@@ -274,14 +255,8 @@ impl Dynadot {
         timeout: Duration,
         retry: RetryPolicy,
     ) -> Result<Self, DnsError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| {
-                DnsError::Refused(format!("cannot build the HTTP client: {}", e.without_url()))
-            })?;
         Ok(Self {
-            http,
+            http: http_client(timeout, reqwest::header::HeaderMap::new())?,
             url: url.to_owned(),
             key,
             retry,
@@ -320,19 +295,9 @@ impl Dynadot {
     /// One api3 request, retried with backoff and jitter while it fails in passing, whether
     /// over HTTP or in an answer of HTTP 200. Returns the inner `answer_key` object.
     async fn call(&self, query: &[(String, String)], answer_key: &str) -> Result<Value, DnsError> {
-        let policy = ExponentialBuilder::default()
-            .with_min_delay(self.retry.min_delay)
-            .with_max_delay(self.retry.max_delay)
-            .with_max_times(self.retry.attempts.saturating_sub(1))
-            .with_jitter();
         let command = query.first().map_or("", |(_, c)| c.as_str());
-        (|| self.request(query, answer_key))
-            .retry(policy)
-            .sleep(tokio::time::sleep)
-            .when(DnsError::is_passing)
-            .notify(|error, delay| {
-                tracing::warn!(command, error.message = %error, ?delay, "api3 call failed; retrying");
-            })
+        self.retry
+            .run(command, || self.request(query, answer_key))
             .await
     }
 
@@ -377,12 +342,7 @@ impl Dynadot {
 
     /// Error texts are built from what api3 sends back; make sure none can carry the key.
     fn redact(&self, message: String) -> String {
-        let key = self.key.expose_secret();
-        if key.is_empty() {
-            message
-        } else {
-            message.replace(key, "[REDACTED]")
-        }
+        redact(message, &self.key)
     }
 }
 

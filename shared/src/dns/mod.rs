@@ -2,17 +2,26 @@
 //! Availability is never read from DNS; providers only publish and withdraw.
 
 pub mod dynadot;
+pub mod powerdns;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::{PoolDomain, Subdomain};
 
 /// Hosts a sovereign gets under its subdomain by default (`PDM_SOVEREIGN_HOSTS`), each
 /// pointing at its load balancer.
 pub const DEFAULT_SOVEREIGN_HOSTS: [&str; 6] = ["*", "console", "gitea", "harbor", "admin", "api"];
+
+/// TTL of the records PDM writes, where the provider sets TTLs per record.
+pub const RECORD_TTL: u32 = 300;
 
 /// The records PDM owns for one allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +71,70 @@ pub enum DnsError {
 impl DnsError {
     pub fn is_passing(&self) -> bool {
         matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// How often and how patiently a passing failure is retried within one call.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            min_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(4),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Runs `attempt` again, with backoff and jitter, while it fails in passing.
+    async fn run<T, Fut>(&self, what: &str, attempt: impl FnMut() -> Fut) -> Result<T, DnsError>
+    where
+        Fut: Future<Output = Result<T, DnsError>>,
+    {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.attempts.saturating_sub(1))
+            .with_jitter();
+        attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(DnsError::is_passing)
+            .notify(|error, delay| {
+                tracing::warn!(what, error.message = %error, ?delay, "DNS provider call failed; retrying");
+            })
+            .await
+    }
+}
+
+/// The HTTP client of a provider: rustls, a whole-request timeout, fixed headers.
+fn http_client(
+    timeout: Duration,
+    headers: reqwest::header::HeaderMap,
+) -> Result<reqwest::Client, DnsError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .default_headers(headers)
+        .build()
+        .map_err(|e| {
+            DnsError::Refused(format!("cannot build the HTTP client: {}", e.without_url()))
+        })
+}
+
+/// Error texts quote what a provider sent back; make sure none can carry its key.
+fn redact(message: String, key: &SecretString) -> String {
+    let key = key.expose_secret();
+    if key.is_empty() {
+        message
+    } else {
+        message.replace(key, "[REDACTED]")
     }
 }
 
