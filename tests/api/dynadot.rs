@@ -45,18 +45,6 @@ async fn replicas_on(
     ]
 }
 
-/// Runs the reconciler until nothing is owed; returns how many runs it took.
-async fn converge(app: &TestApp) -> usize {
-    for run in 1..=50 {
-        app.make_pending_due().await;
-        app.pdm().maintain().await.unwrap();
-        if app.pdm().store().pending_count().await.unwrap() == 0 {
-            return run;
-        }
-    }
-    panic!("DNS did not converge in 50 reconciler runs");
-}
-
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn commit_and_release_cost_one_read_and_one_write_and_keep_every_foreign_record(db: PgPool) {
     // Arrange
@@ -215,7 +203,7 @@ async fn under_fifty_percent_faults_answers_are_200_or_202_and_dns_converges(db:
     }
     fake.set_fault_rate(0.0);
     let started = Instant::now();
-    let runs = converge(&app).await;
+    let runs = app.converge().await;
     let elapsed = started.elapsed();
 
     // Assert

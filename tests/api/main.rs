@@ -46,6 +46,7 @@ mod lambda;
 mod limits;
 mod list;
 mod metrics;
+mod powerdns;
 mod race;
 mod release;
 mod reserve;

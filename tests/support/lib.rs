@@ -3,6 +3,7 @@
 
 pub mod fake_dynadot;
 pub mod fake_lambda;
+pub mod powerdns;
 pub mod served;
 
 use std::collections::HashMap;
@@ -278,6 +279,18 @@ impl TestApp {
             .execute(&self.db)
             .await
             .unwrap();
+    }
+
+    /// Runs the reconciler until nothing is owed; returns how many runs it took.
+    pub async fn converge(&self) -> usize {
+        for run in 1..=50 {
+            self.make_pending_due().await;
+            self.pdm().maintain().await.unwrap();
+            if self.pdm().store().pending_count().await.unwrap() == 0 {
+                return run;
+            }
+        }
+        panic!("DNS did not converge in 50 reconciler runs");
     }
 
     pub async fn row_count(&self) -> i64 {
