@@ -9,17 +9,16 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::dns::DEFAULT_SOVEREIGN_HOSTS;
 use crate::domain::{ManagedDomains, Subdomain};
 
-/// Used when `PDM_DATABASE_URL` is unset, so that a fresh checkout runs against the machine's
-/// local PostgreSQL without any setup.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// The embedded store's file when `PDM_DATABASE_URL` and `PDM_SQLITE_PATH` are unset, so that
+/// a fresh checkout runs with no database server at all.
+pub const DEFAULT_SQLITE_PATH: &str = "pdm.sqlite";
 pub const DEFAULT_DYNADOT_API_URL: &str = "https://api.dynadot.com/api3.json";
 const DEFAULT_MANAGED_DOMAINS: &str = "openova.io,omani.works";
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub port: u16,
-    /// `None`: `PDM_DATABASE_URL` is unset and [`DEFAULT_DATABASE_URL`] applies.
-    pub database_url: Option<SecretString>,
+    pub database: Database,
     pub db_max_connections: u32,
     pub dynadot_api_key: Option<SecretString>,
     pub dynadot_api_url: String,
@@ -115,7 +114,16 @@ impl Config {
 
         Ok(Self {
             port: parse_with(parsed("PORT", "8080"), |v| v.trim().parse::<u16>())?,
-            database_url: var("PDM_DATABASE_URL").map(SecretString::from),
+            database: match var("PDM_DATABASE_URL") {
+                Some(url) => parse_with((url, "PDM_DATABASE_URL"), Database::from_url)?,
+                None => Database::Sqlite {
+                    path: parsed("PDM_SQLITE_PATH", DEFAULT_SQLITE_PATH)
+                        .0
+                        .trim()
+                        .into(),
+                    defaulted: true,
+                },
+            },
             db_max_connections: parse_with(
                 parsed("PDM_DB_MAX_CONNECTIONS", "10"),
                 positive_number,
@@ -147,11 +155,44 @@ impl Config {
         })
     }
 
-    /// The database URL to connect to, default applied.
-    pub fn database_url(&self) -> &str {
-        self.database_url
-            .as_ref()
-            .map_or(DEFAULT_DATABASE_URL, |url| url.expose_secret())
+    /// The PostgreSQL URL, when the store is PostgreSQL.
+    pub fn postgres_url(&self) -> Option<&str> {
+        match &self.database {
+            Database::Postgres(url) => Some(url.expose_secret()),
+            Database::Sqlite { .. } => None,
+        }
+    }
+}
+
+/// Where the allocations live.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// `postgres://…` or `postgresql://…`: production, shared by any number of replicas.
+    Postgres(SecretString),
+    /// `sqlite://path`, or the embedded default (`defaulted`) when `PDM_DATABASE_URL` is unset.
+    Sqlite {
+        path: std::path::PathBuf,
+        defaulted: bool,
+    },
+}
+
+impl Database {
+    fn from_url(url: &str) -> Result<Self, &'static str> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(SecretString::from(url)));
+        }
+        match url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Some(path) if !path.is_empty() => Ok(Self::Sqlite {
+                path: path.into(),
+                defaulted: false,
+            }),
+            // Never echo the value: a mistyped URL may still carry a password.
+            _ => Err("must be a postgres:// or sqlite:// URL"),
+        }
     }
 }
 
@@ -307,8 +348,10 @@ mod tests {
     fn defaults_follow_the_contract() {
         let config = config(&[]).unwrap();
         assert_eq!(config.port, 8080);
-        assert!(config.database_url.is_none());
-        assert_eq!(config.database_url(), DEFAULT_DATABASE_URL);
+        assert!(matches!(
+            &config.database,
+            Database::Sqlite { path, defaulted: true } if path.as_os_str() == DEFAULT_SQLITE_PATH
+        ));
         assert!(config.dynadot_api_key.is_none());
         assert_eq!(config.dynadot_api_url, DEFAULT_DYNADOT_API_URL);
         assert_eq!(config.dynadot_timeout, Duration::from_secs(30));
@@ -396,7 +439,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.port, 8080);
-        assert!(config.database_url.is_none());
+        assert!(config.postgres_url().is_none());
         assert!(config.dynadot_api_key.is_none());
     }
 
@@ -428,6 +471,28 @@ mod tests {
 
         let error = config_error_for_token_entry("=leaked-token");
         assert!(!error.contains("leaked-token"), "{error}");
+    }
+
+    #[test]
+    fn the_database_url_picks_the_store() {
+        let database = |url: &str| config(&[("PDM_DATABASE_URL", url)]).map(|c| c.database);
+
+        let pg = database("postgresql://pdm:pw@db:5432/pdm").unwrap();
+        assert!(matches!(&pg, Database::Postgres(url) if url.expose_secret().ends_with("/pdm")));
+        let file = database("sqlite:///var/lib/pdm/pdm.sqlite").unwrap();
+        assert!(matches!(
+            &file,
+            Database::Sqlite { path, defaulted: false } if path.as_os_str() == "/var/lib/pdm/pdm.sqlite"
+        ));
+        let relative = config(&[("PDM_SQLITE_PATH", "data/pdm.db")])
+            .unwrap()
+            .database;
+        assert!(
+            matches!(&relative, Database::Sqlite { path, defaulted: true } if path.as_os_str() == "data/pdm.db")
+        );
+        let error = database("mysql://root:hunter2@db/pdm").unwrap_err();
+        assert_eq!(error.variable, "PDM_DATABASE_URL");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
     #[test]

@@ -18,16 +18,24 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
+
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+use crate::config::Database;
+use crate::store::{PgStore, SqliteStore, Store};
 
 pub use config::Config;
 pub use error::Error;
 pub use service::Pdm;
 
-/// The schema, embedded. Running it from several replicas at once is safe: sqlx holds a
-/// PostgreSQL advisory lock while it migrates.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+/// The PostgreSQL schema, embedded. Running it from several replicas at once is safe: sqlx
+/// holds a PostgreSQL advisory lock while it migrates.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+/// The embedded SQLite store's schema, kept beside PostgreSQL's.
+pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 /// How long a request waits for a database connection before answering 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -50,14 +58,22 @@ impl Ctx {
     /// Connects lazily (a cold start does not wait for PostgreSQL, and an outage heals without
     /// a restart) and picks the DNS provider, saying loudly what was defaulted.
     pub fn from_config(config: &Config) -> anyhow::Result<Arc<Self>> {
-        let pool = connect_lazy(config)?;
-        Ok(Self::with_pool(config, pool, dns_provider(config)?))
+        let store = connect_lazy(config)?;
+        Ok(Self::with_store(config, store, dns_provider(config)?))
     }
 
-    /// For tests and tools that bring their own pool and provider.
+    /// For tests and tools that bring their own PostgreSQL pool and provider.
     pub fn with_pool(config: &Config, pool: PgPool, dns: Arc<dyn dns::DnsProvider>) -> Arc<Self> {
+        Self::with_store(config, Arc::new(PgStore::new(pool)), dns)
+    }
+
+    pub fn with_store(
+        config: &Config,
+        store: Arc<dyn Store>,
+        dns: Arc<dyn dns::DnsProvider>,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            pdm: Pdm::new(store::Store::new(pool), dns, config),
+            pdm: Pdm::new(store, dns, config),
             api_tokens: config.api_tokens.clone(),
             limits: Limits {
                 max_in_flight: config.max_in_flight,
@@ -67,29 +83,58 @@ impl Ctx {
     }
 }
 
-fn connect_lazy(config: &Config) -> anyhow::Result<PgPool> {
-    // sqlx's parse errors do not quote the URL, but say nothing of it either way: it may hold
-    // a password.
-    let options = PgConnectOptions::from_str(config.database_url())
-        .map_err(|_| anyhow::anyhow!("PDM_DATABASE_URL is not a valid PostgreSQL URL"))?;
-    let target = format!(
-        "{}:{}/{}",
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap_or_default()
-    );
-    if config.database_url.is_none() {
-        tracing::warn!(
-            database = %target,
-            "PDM_DATABASE_URL is not set: using the local default database"
-        );
-    } else {
-        tracing::info!(database = %target, "database");
+fn connect_lazy(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.database {
+        Database::Postgres(url) => {
+            // sqlx's parse errors do not quote the URL, but say nothing of it either way: it
+            // may hold a password.
+            let options = PgConnectOptions::from_str(url.expose_secret())
+                .map_err(|_| anyhow::anyhow!("PDM_DATABASE_URL is not a valid PostgreSQL URL"))?;
+            tracing::info!(
+                database = %format_args!(
+                    "{}:{}/{}",
+                    options.get_host(),
+                    options.get_port(),
+                    options.get_database().unwrap_or_default()
+                ),
+                "store: PostgreSQL"
+            );
+            let pool = PgPoolOptions::new()
+                .max_connections(config.db_max_connections)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_lazy_with(options);
+            Ok(Arc::new(PgStore::new(pool)))
+        }
+        Database::Sqlite { path, defaulted } => {
+            if *defaulted {
+                tracing::warn!(
+                    path = %path.display(),
+                    "PDM_DATABASE_URL is not set: using the EMBEDDED SQLite store, for local runs \
+                     by one process; production uses PostgreSQL"
+                );
+            } else {
+                tracing::info!(path = %path.display(), "store: SQLite");
+            }
+            Ok(Arc::new(SqliteStore::new(connect_sqlite(
+                path,
+                config.db_max_connections,
+            ))))
+        }
     }
-    Ok(PgPoolOptions::new()
-        .max_connections(config.db_max_connections)
+}
+
+/// A lazily connecting SQLite pool on `path`, created when missing.
+pub fn connect_sqlite(path: &std::path::Path, max_connections: u32) -> sqlx::SqlitePool {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        // Readers never wait for the writer; writers queue on the busy timeout.
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(10));
+    SqlitePoolOptions::new()
+        .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_lazy_with(options))
+        .connect_lazy_with(options)
 }
 
 fn dns_provider(config: &Config) -> anyhow::Result<Arc<dyn dns::DnsProvider>> {

@@ -57,6 +57,33 @@ pub struct TableState {
     pub db_connections_used: u32,
 }
 
+impl TableState {
+    /// From (pool, state, count) rows, the pending count and the pool's (idle, size).
+    pub fn from_counts(
+        rows: Vec<(String, String, i64)>,
+        dns_pending: i64,
+        (idle, size): (u32, u32),
+    ) -> Self {
+        let allocations = rows
+            .into_iter()
+            .map(|(pool, state, count)| {
+                let state = match state.as_str() {
+                    "reserved" => "reserved",
+                    "active" => "active",
+                    _ => "releasing",
+                };
+                (pool, state, count)
+            })
+            .collect();
+        Self {
+            allocations,
+            dns_pending,
+            db_connections_idle: idle.min(size),
+            db_connections_used: size.saturating_sub(idle),
+        }
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,

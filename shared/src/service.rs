@@ -109,7 +109,7 @@ pub struct MaintenanceReport {
 
 /// PDM's operations over one store and one DNS provider. Shared behind an `Arc`.
 pub struct Pdm {
-    store: Store,
+    store: Arc<dyn Store>,
     dns: Arc<dyn DnsProvider>,
     domains: ManagedDomains,
     reservation_ttl: Duration,
@@ -126,7 +126,7 @@ pub struct Pdm {
 }
 
 impl Pdm {
-    pub fn new(store: Store, dns: Arc<dyn DnsProvider>, config: &Config) -> Self {
+    pub fn new(store: Arc<dyn Store>, dns: Arc<dyn DnsProvider>, config: &Config) -> Self {
         Self {
             store,
             dns,
@@ -171,8 +171,8 @@ impl Pdm {
         &self.domains
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 
     pub fn dns_provider(&self) -> &dyn DnsProvider {
@@ -475,14 +475,9 @@ impl Pdm {
     /// not, and PDM-shaped records no allocation owns. Foreign records are never touched.
     /// `None` when the provider cannot show its zone (log-only).
     pub async fn drift(&self, pool: &PoolDomain) -> Result<Option<Drift>, Error> {
-        let records = {
-            let _gate = self.dns_gate.lock().await;
-            self.store
-                .with_lock(&self.dns.lock_key(pool), || {
-                    self.timed_dns("read", self.dns.address_records(pool))
-                })
-                .await?
-        };
+        let records = self
+            .exclusively(pool, self.timed_dns("read", self.dns.address_records(pool)))
+            .await?;
         let Some(records) =
             records.map_err(|e| Error::Unavailable("the DNS provider", e.into()))?
         else {
@@ -555,7 +550,7 @@ impl Pdm {
 
     /// Ready to serve: the database answers and holds every migration this build knows.
     pub async fn readiness(&self) -> Result<(), String> {
-        let expected = crate::MIGRATOR.iter().map(|m| m.version).max();
+        let expected = self.store.migrator().iter().map(|m| m.version).max();
         match self.store.schema_version().await {
             Ok(applied) if applied >= expected => Ok(()),
             Ok(applied) => Err(format!(
@@ -579,22 +574,30 @@ impl Pdm {
         }
     }
 
+    /// Runs `work` while no other DNS change of the pool's zone runs, in any process sharing
+    /// the database.
+    async fn exclusively<T>(
+        &self,
+        pool: &PoolDomain,
+        work: impl Future<Output = T>,
+    ) -> Result<T, Error> {
+        let _gate = self.dns_gate.lock().await;
+        let _lock = self.store.lock(&self.dns.lock_key(pool)).await?;
+        Ok(work.await)
+    }
+
     /// Makes DNS hold what the row of `sub` says, under the zone's lock. Failures leave the
     /// change pending for the reconciler; they are never an error of the request.
     pub async fn sync(&self, pool: &PoolDomain, sub: &Subdomain, actor: &Actor) -> DnsSync {
-        let synced = async {
-            let _gate = self.dns_gate.lock().await;
-            let key = self.dns.lock_key(pool);
-            let applied: Result<DnsSync, Error> = self
-                .store
-                .with_lock(&key, || self.apply_owed_change(pool, sub, actor))
-                .await?;
-            applied
-        };
-        synced.await.unwrap_or_else(|error: Error| {
-            warn!(%pool, %sub, error.message = %error, "DNS change stays pending");
-            DnsSync::Pending
-        })
+        let synced = self
+            .exclusively(pool, self.apply_owed_change(pool, sub, actor))
+            .await;
+        synced
+            .and_then(|applied| applied)
+            .unwrap_or_else(|error: Error| {
+                warn!(%pool, %sub, error.message = %error, "DNS change stays pending");
+                DnsSync::Pending
+            })
     }
 
     /// Reads the row under the lock (so no stale decision is applied) and applies what it owes.
@@ -689,14 +692,9 @@ impl Pdm {
     /// Reads the zone (under its lock: the provider may allow one request at a time) and
     /// saves its room.
     async fn measure(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, Error> {
-        let usage = {
-            let _gate = self.dns_gate.lock().await;
-            self.store
-                .with_lock(&self.dns.lock_key(pool), || {
-                    self.timed_dns("measure", self.dns.usage(pool))
-                })
-                .await?
-        };
+        let usage = self
+            .exclusively(pool, self.timed_dns("measure", self.dns.usage(pool)))
+            .await?;
         let usage = usage.map_err(|e| Error::Unavailable("the DNS provider", e.into()))?;
         match usage {
             Some(usage) => Ok(Some(self.save_room(pool, &usage).await?)),

@@ -31,7 +31,7 @@ async fn healthz_is_503_when_the_database_does_not_answer() {
     let config = config(&[("PDM_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")]);
     let unreachable = PgPoolOptions::new()
         .acquire_timeout(Duration::from_millis(300))
-        .connect_lazy(config.database_url())
+        .connect_lazy(config.postgres_url().unwrap())
         .unwrap();
     let endpoint = Endpoint::router(Ctx::with_pool(&config, unreachable, Arc::new(LogOnly)));
 
@@ -93,7 +93,7 @@ async fn migrations_adopt_a_table_the_original_service_created(db: PgPool) {
 async fn reserved_lists_the_platform_labels_sorted() {
     let config = config(&[]);
     let pool = PgPoolOptions::new()
-        .connect_lazy(config.database_url())
+        .connect_lazy(config.postgres_url().unwrap())
         .unwrap();
     let endpoint = Endpoint::router(Ctx::with_pool(&config, pool, Arc::new(LogOnly)));
 

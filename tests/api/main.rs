@@ -52,4 +52,5 @@ mod release;
 mod reserve;
 mod routing;
 mod secrets;
+mod store;
 mod sweeper;

@@ -75,7 +75,7 @@ async fn secrets_stay_out_of_logs_and_answers_on_every_error_path(db: PgPool) {
     ]);
     let unreachable = PgPoolOptions::new()
         .acquire_timeout(Duration::from_millis(200))
-        .connect_lazy(down.database_url())
+        .connect_lazy(down.postgres_url().unwrap())
         .unwrap();
     let endpoint = Endpoint::router(Ctx::with_pool(
         &down,

@@ -143,20 +143,7 @@ impl TestApp {
         if let Some(deployment) = &self.deployment {
             return self.send_over_tcp(deployment, request).await;
         }
-        let response = self
-            .endpoint
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the endpoint is infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body: parse_body(&bytes),
-        }
+        send_in_process(&self.endpoint, request).await
     }
 
     async fn send_over_tcp(&self, deployment: &Deployment, request: Request<Full<Bytes>>) -> Reply {
@@ -329,6 +316,23 @@ pub async fn seed_reservations(db: &PgPool, prefix: &str, count: i64, lapsed: bo
 }
 
 /// A JSON body, `Value::Null` when empty, a JSON string when the body is text.
+/// Sends `request` through `endpoint` as hyper or Lambda would.
+pub async fn send_in_process(endpoint: &Endpoint, request: Request<Full<Bytes>>) -> Reply {
+    let response = endpoint
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("the endpoint is infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: parse_body(&bytes),
+    }
+}
+
 fn parse_body(bytes: &[u8]) -> Value {
     if bytes.is_empty() {
         return Value::Null;

@@ -124,11 +124,11 @@ async fn run(cli: &Cli, ctx: &Arc<Ctx>) -> Result<ExitCode, Error> {
     ));
     match &cli.command {
         Command::Migrate => {
-            pdm_core::MIGRATOR
-                .run(pdm.store().pool())
+            pdm.store()
+                .migrate()
                 .await
                 .map_err(|e| Error::Unexpected(e.into()))?;
-            let version = pdm_core::MIGRATOR.iter().map(|m| m.version).max();
+            let version = pdm.store().migrator().iter().map(|m| m.version).max();
             out.print(
                 &serde_json::json!({"migrated": true, "version": version}),
                 || {

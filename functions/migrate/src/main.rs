@@ -10,8 +10,9 @@ async fn main() -> std::process::ExitCode {
     pdm_runtime::run_job("migrate", config.port, move || {
         let ctx = ctx.clone();
         async move {
-            pdm_core::MIGRATOR.run(ctx.pdm.store().pool()).await?;
-            let latest = pdm_core::MIGRATOR.iter().map(|m| m.version).max();
+            let store = ctx.pdm.store();
+            store.migrate().await?;
+            let latest = store.migrator().iter().map(|m| m.version).max();
             Ok(serde_json::json!({ "migrated": true, "version": latest }))
         }
     })

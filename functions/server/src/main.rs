@@ -21,8 +21,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config, ctx: Arc<Ctx>) -> anyhow::Result<()> {
-    pdm_core::MIGRATOR
-        .run(ctx.pdm.store().pool())
+    ctx.pdm
+        .store()
+        .migrate()
         .await
         .context("cannot apply database migrations")?;
     let shutdown = Shutdown::on_signals();

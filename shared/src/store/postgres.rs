@@ -1,56 +1,18 @@
-//! The `pool_allocations` and `pool_zones` tables. Every state change is one SQL statement (or
-//! one short transaction), so PostgreSQL picks the winner of any race, across however many
-//! replicas share the database. Time is the database's `now()`, so replicas with skewed clocks
-//! still agree on what has expired.
+//! The PostgreSQL store, production's. Every state change is one SQL statement (or one short
+//! transaction), so PostgreSQL picks the winner of any race, across however many replicas
+//! share the database. Time is the database's `now()`, so replicas with skewed clocks still
+//! agree on what has expired.
 
-use std::future::Future;
 use std::time::Duration;
 
 use sqlx::PgPool;
-use time::OffsetDateTime;
+use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
+use super::{
+    Activation, Actor, Allocation, Event, Reservation, Store, StoreLock, ZoneRoom, as_i64,
+};
 use crate::domain::{PoolDomain, Subdomain};
-
-/// Where an allocation is in its life: reserved (with a deadline), then active.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize)]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    Reserved,
-    Active,
-}
-
-/// Whether DNS holds what the row says it should.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
-pub enum DnsState {
-    Pending,
-    Synced,
-}
-
-/// One row of `pool_allocations`.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct Allocation {
-    pub pool_domain: String,
-    pub subdomain: String,
-    pub state: State,
-    pub reserved_at: OffsetDateTime,
-    /// Set while reserved, `None` once active.
-    pub expires_at: Option<OffsetDateTime>,
-    pub sovereign_fqdn: Option<String>,
-    pub load_balancer_ip: Option<String>,
-    pub reservation_token: Uuid,
-    pub created_by: String,
-    /// A reservation past its deadline: it holds nothing and may be taken over or swept.
-    pub lapsed: bool,
-    pub dns_state: DnsState,
-    pub dns_version: i64,
-    /// Hosts written at commit.
-    pub dns_hosts: Option<Vec<String>>,
-    /// Set once release was asked for; the row goes when its records are gone.
-    pub releasing_since: Option<OffsetDateTime>,
-}
 
 /// The columns of [`Allocation`], `lapsed` computed by the database's clock.
 macro_rules! allocation_columns {
@@ -84,68 +46,12 @@ macro_rules! log_events {
     };
 }
 
-/// Who asked for a change, for the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    /// The bearer token's name, `createdBy`, or a job (`sweeper`, `reconciler`).
-    pub name: String,
-    pub request_id: Option<String>,
-}
-
-impl Actor {
-    /// A background job, with no request behind it.
-    pub fn job(name: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            request_id: None,
-        }
-    }
-}
-
-/// One line of an allocation's history.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct Event {
-    pub event: String,
-    pub actor: String,
-    pub request_id: Option<String>,
-    pub detail: Option<String>,
-    pub at: OffsetDateTime,
-}
-
-/// The values a commit writes.
 #[derive(Debug, Clone)]
-pub struct Activation<'a> {
-    pub token: Option<Uuid>,
-    pub sovereign_fqdn: &'a str,
-    pub load_balancer_ip: &'a str,
-    pub hosts: &'a [String],
-    /// How long the committing request has before the reconciler may retry its DNS change.
-    pub lease: Duration,
-}
-
-/// What a zone with a record limit can still take, as last measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ZoneRoom {
-    pub record_limit: i32,
-    pub foreign_records: i32,
-}
-
-/// The outcome of a reservation attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reservation {
-    Made(Box<Allocation>),
-    /// The name is held by a live reservation or is active.
-    Held,
-    /// The zone cannot take another sovereign's records.
-    Full,
-}
-
-#[derive(Debug, Clone)]
-pub struct Store {
+pub struct PgStore {
     pool: PgPool,
 }
 
-impl Store {
+impl PgStore {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
@@ -153,13 +59,28 @@ impl Store {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
 
-    /// Answers when the database does.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+#[async_trait::async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgresql"
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        &crate::MIGRATOR
+    }
+
+    async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        // sqlx holds an advisory lock while it migrates: replicas starting at once are safe.
+        crate::MIGRATOR.run(&self.pool).await
+    }
+
+    async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("select 1").execute(&self.pool).await.map(drop)
     }
 
-    pub async fn find(
+    async fn find(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
@@ -179,7 +100,7 @@ impl Store {
     /// Reserves the name, or takes over a lapsed reservation of it. With `room`, the zone's
     /// capacity is checked and the name reserved under one per-pool lock, so two racers cannot
     /// both take the last place.
-    pub async fn reserve(
+    async fn reserve(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
@@ -211,7 +132,7 @@ impl Store {
     }
 
     /// Records the pool's allocations hold (or will once published), besides `except`.
-    pub async fn held_records(
+    async fn held_records(
         &self,
         pool: &PoolDomain,
         except: Option<&Subdomain>,
@@ -224,7 +145,7 @@ impl Store {
 
     /// Flips a live reservation holding `token` to active, owing its records to DNS. `None`
     /// when there is no such reservation; [`Store::find`] then tells why.
-    pub async fn activate(
+    async fn activate(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
@@ -268,7 +189,7 @@ impl Store {
 
     /// Deletes the name if it is only reserved (a reservation has no records to remove), and
     /// holds `token` when one is given.
-    pub async fn delete_reservation(
+    async fn delete_reservation(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
@@ -303,7 +224,7 @@ impl Store {
     }
 
     /// The newest migration applied, if the schema exists.
-    pub async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {
+    async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
             .fetch_one(&self.pool)
             .await
@@ -312,7 +233,7 @@ impl Store {
     /// Marks an active allocation (holding `token`, when given) as releasing: its records are
     /// now owed to removal, and the releasing request has `lease` before the reconciler may
     /// retry that.
-    pub async fn mark_releasing(
+    async fn mark_releasing(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
@@ -352,7 +273,7 @@ impl Store {
 
     /// DNS now holds what `version` of the row asked for: mark it synced, or delete the row
     /// when that was a release. A row changed since (a newer version) stays pending.
-    pub async fn settle(
+    async fn settle(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
@@ -398,7 +319,7 @@ impl Store {
 
     /// Records a failed DNS change and when to retry it: `base`, doubling per attempt, at most
     /// five minutes.
-    pub async fn defer(
+    async fn defer(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
@@ -441,7 +362,7 @@ impl Store {
     /// Takes up to `batch` rows whose DNS change is due and pushes their next attempt `lease`
     /// ahead, so other reconcilers leave them alone meanwhile. Should the claimer die, the
     /// row is due again when the lease ends; a duplicate attempt is harmless (see `settle`).
-    pub async fn claim_pending(
+    async fn claim_pending(
         &self,
         batch: i64,
         lease: Duration,
@@ -465,7 +386,7 @@ impl Store {
     }
 
     /// Live allocations by pool and state (`releasing` apart), and rows owed to DNS.
-    pub async fn table_state(&self) -> Result<crate::metrics::TableState, sqlx::Error> {
+    async fn table_state(&self) -> Result<crate::metrics::TableState, sqlx::Error> {
         // language=PostgreSQL
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
             "select pool_domain,
@@ -477,29 +398,17 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let allocations = rows
-            .into_iter()
-            .map(|(pool, state, count)| {
-                let state = match state.as_str() {
-                    "reserved" => "reserved",
-                    "active" => "active",
-                    _ => "releasing",
-                };
-                (pool, state, count)
-            })
-            .collect();
         let size = self.pool.size();
         let idle = u32::try_from(self.pool.num_idle()).unwrap_or(size);
-        Ok(crate::metrics::TableState {
-            allocations,
-            dns_pending: self.pending_count().await?,
-            db_connections_idle: idle,
-            db_connections_used: size.saturating_sub(idle),
-        })
+        Ok(crate::metrics::TableState::from_counts(
+            rows,
+            self.pending_count().await?,
+            (idle, size),
+        ))
     }
 
     /// Rows whose DNS change is owed, soonest first.
-    pub async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error> {
+    async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error> {
         // language=PostgreSQL
         sqlx::query_as(concat!(
             "select ",
@@ -511,7 +420,7 @@ impl Store {
     }
 
     /// Every row of the pool, lapsed or releasing included.
-    pub async fn list_all(&self, pool: &PoolDomain) -> Result<Vec<Allocation>, sqlx::Error> {
+    async fn list_all(&self, pool: &PoolDomain) -> Result<Vec<Allocation>, sqlx::Error> {
         // language=PostgreSQL
         sqlx::query_as(concat!(
             "select ",
@@ -524,7 +433,7 @@ impl Store {
     }
 
     /// Rows whose records are owed to DNS.
-    pub async fn pending_count(&self) -> Result<i64, sqlx::Error> {
+    async fn pending_count(&self) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar("select count(*) from pool_allocations where dns_state = 'pending'")
             .fetch_one(&self.pool)
             .await
@@ -532,7 +441,7 @@ impl Store {
 
     /// Live allocations of the pool after `after`, by subdomain, at most `limit` (all when
     /// `None`). Keyset, not offset, so every page costs the same.
-    pub async fn list(
+    async fn list(
         &self,
         pool: &PoolDomain,
         after: Option<&str>,
@@ -557,7 +466,7 @@ impl Store {
     }
 
     /// Names PDM's records stand at in the pool: `host.sub` of every active allocation.
-    pub async fn owned_names(&self, pool: &PoolDomain) -> Result<Vec<String>, sqlx::Error> {
+    async fn owned_names(&self, pool: &PoolDomain) -> Result<Vec<String>, sqlx::Error> {
         // language=PostgreSQL
         sqlx::query_scalar(
             "select lower(host || '.' || subdomain)
@@ -570,7 +479,7 @@ impl Store {
     }
 
     /// The zone's room as last measured.
-    pub async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error> {
+    async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error> {
         let row: Option<(Option<i32>, i32)> = sqlx::query_as(
             "select record_limit, foreign_records from pool_zones where pool_domain = $1",
         )
@@ -586,7 +495,7 @@ impl Store {
     }
 
     /// Pools whose room was measured longer than `age` ago, or never.
-    pub async fn stale_zones(
+    async fn stale_zones(
         &self,
         pools: &[String],
         age: Duration,
@@ -602,11 +511,7 @@ impl Store {
         .await
     }
 
-    pub async fn save_zone_room(
-        &self,
-        pool: &PoolDomain,
-        room: ZoneRoom,
-    ) -> Result<(), sqlx::Error> {
+    async fn save_zone_room(&self, pool: &PoolDomain, room: ZoneRoom) -> Result<(), sqlx::Error> {
         // language=PostgreSQL
         sqlx::query(
             "insert into pool_zones (pool_domain, record_limit, foreign_records, refreshed_at)
@@ -624,30 +529,21 @@ impl Store {
         .map(drop)
     }
 
-    /// Runs `work` while holding a lock named `key` that every replica respects. The lock is
-    /// a transaction-scoped advisory lock, so a crashed holder releases it with its connection.
-    pub async fn with_lock<T, F>(
-        &self,
-        key: &str,
-        work: impl FnOnce() -> F,
-    ) -> Result<T, sqlx::Error>
-    where
-        F: Future<Output = T>,
-    {
+    /// A transaction-scoped advisory lock: a crashed holder releases it with its connection.
+    async fn lock(&self, key: &str) -> Result<StoreLock, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         // Waiting longer than this means something is stuck; the change stays pending instead.
         sqlx::query("set local lock_timeout = '60s'")
             .execute(&mut *tx)
             .await?;
         lock(&mut tx, key).await?;
-        let result = work().await;
-        tx.commit().await?;
-        Ok(result)
+        // Dropping the transaction rolls it back, which releases the lock.
+        Ok(StoreLock(Box::new(tx)))
     }
 
     /// Deletes up to `batch` lapsed reservations, skipping rows another transaction holds (a
     /// reserve taking one over), so the sweeper never makes a request wait. Returns how many.
-    pub async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error> {
+    async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error> {
         // language=PostgreSQL
         let deleted: i64 = sqlx::query_scalar(concat!(
             "with changed as (
@@ -675,7 +571,7 @@ impl Store {
     }
 
     /// The allocation's history, oldest first, at most the latest `limit` events.
-    pub async fn history(
+    async fn history(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
@@ -696,10 +592,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await
     }
-}
-
-fn as_i64(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 async fn lock(tx: &mut sqlx::PgConnection, key: &str) -> Result<(), sqlx::Error> {

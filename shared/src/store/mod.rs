@@ -1,0 +1,256 @@
+//! The tables PDM decides from: `pool_allocations`, `pool_zones` and `allocation_events`,
+//! behind one interface with two backends. PostgreSQL ([`postgres`]) is production's: any
+//! number of replicas may share it. SQLite ([`sqlite`]) is the embedded default for first runs
+//! and single-process use. Both pass the same conformance suite (`tests/api/store.rs`).
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::{PoolDomain, Subdomain};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Where an allocation is in its life: reserved (with a deadline), then active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Reserved,
+    Active,
+}
+
+/// Whether DNS holds what the row says it should.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum DnsState {
+    Pending,
+    Synced,
+}
+
+/// One row of `pool_allocations`.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Allocation {
+    pub pool_domain: String,
+    pub subdomain: String,
+    pub state: State,
+    pub reserved_at: OffsetDateTime,
+    /// Set while reserved, `None` once active.
+    pub expires_at: Option<OffsetDateTime>,
+    pub sovereign_fqdn: Option<String>,
+    pub load_balancer_ip: Option<String>,
+    pub reservation_token: Uuid,
+    pub created_by: String,
+    /// A reservation past its deadline: it holds nothing and may be taken over or swept.
+    pub lapsed: bool,
+    pub dns_state: DnsState,
+    pub dns_version: i64,
+    /// Hosts written at commit.
+    pub dns_hosts: Option<Vec<String>>,
+    /// Set once release was asked for; the row goes when its records are gone.
+    pub releasing_since: Option<OffsetDateTime>,
+}
+
+/// Who asked for a change, for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The bearer token's name, `createdBy`, or a job (`sweeper`, `reconciler`).
+    pub name: String,
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// A background job, with no request behind it.
+    pub fn job(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            request_id: None,
+        }
+    }
+}
+
+/// One line of an allocation's history.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Event {
+    pub event: String,
+    pub actor: String,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+/// The values a commit writes.
+#[derive(Debug, Clone)]
+pub struct Activation<'a> {
+    pub token: Option<Uuid>,
+    pub sovereign_fqdn: &'a str,
+    pub load_balancer_ip: &'a str,
+    pub hosts: &'a [String],
+    /// How long the committing request has before the reconciler may retry its DNS change.
+    pub lease: Duration,
+}
+
+/// What a zone with a record limit can still take, as last measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneRoom {
+    pub record_limit: i32,
+    pub foreign_records: i32,
+}
+
+/// The outcome of a reservation attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reservation {
+    Made(Box<Allocation>),
+    /// The name is held by a live reservation or is active.
+    Held,
+    /// The zone cannot take another sovereign's records.
+    Full,
+}
+
+/// Held while a change that must not overlap with others of the same key runs; dropping it
+/// lets the next one in.
+pub struct StoreLock(#[allow(dead_code)] Box<dyn Send + Sync>);
+
+/// Every read and state change of the allocation state machine. Each change is atomic and
+/// decides races by itself, so callers never need a transaction of their own.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// `postgresql` or `sqlite`, for logs and metrics.
+    fn backend(&self) -> &'static str;
+    /// The schema this backend's build expects.
+    fn migrator(&self) -> &'static Migrator;
+    /// Applies the backend's migrations; safe when several processes start at once.
+    async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError>;
+    /// The newest migration applied, if the schema exists.
+    async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error>;
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<(), sqlx::Error>;
+
+    async fn find(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+    ) -> Result<Option<Allocation>, sqlx::Error>;
+    /// Reserves the name, or takes over a lapsed reservation of it. With `room`, the zone's
+    /// capacity is checked and the name reserved atomically, so two racers cannot both take
+    /// the last place. `hosts` is what each uncommitted reservation will take.
+    async fn reserve(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        ttl: Duration,
+        created_by: &str,
+        actor: &Actor,
+        room: Option<(ZoneRoom, usize)>,
+    ) -> Result<Reservation, sqlx::Error>;
+    /// Records the pool's live allocations hold (or will once published), besides `except`.
+    async fn held_records(
+        &self,
+        pool: &PoolDomain,
+        except: Option<&Subdomain>,
+        hosts: usize,
+    ) -> Result<i64, sqlx::Error>;
+    /// Flips a live reservation holding the token to active, owing its records to DNS.
+    /// `None` when there is no such reservation; [`Store::find`] then tells why.
+    async fn activate(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        activation: &Activation<'_>,
+        actor: &Actor,
+    ) -> Result<Option<Allocation>, sqlx::Error>;
+    /// Deletes the name if it is only reserved (and holds `token`, when one is given).
+    async fn delete_reservation(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        token: Option<Uuid>,
+        actor: &Actor,
+    ) -> Result<Option<Allocation>, sqlx::Error>;
+    /// Marks an active allocation (holding `token`, when given) as releasing: its records are
+    /// owed to removal, and the releasing request has `lease` before the reconciler may retry.
+    async fn mark_releasing(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        token: Option<Uuid>,
+        lease: Duration,
+        actor: &Actor,
+    ) -> Result<Option<Allocation>, sqlx::Error>;
+    /// DNS now holds what `version` of the row asked for: mark it synced, or delete the row
+    /// when that was a release. A row changed since (a newer version) stays pending.
+    async fn settle(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        version: i64,
+        actor: &Actor,
+    ) -> Result<(), sqlx::Error>;
+    /// Records a failed DNS change and when to retry it: `base`, doubling per attempt, at
+    /// most five minutes.
+    async fn defer(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        version: i64,
+        error: &str,
+        base: Duration,
+        actor: &Actor,
+    ) -> Result<(), sqlx::Error>;
+    /// Takes up to `batch` rows whose DNS change is due and pushes their next attempt `lease`
+    /// ahead, so other reconcilers leave them alone meanwhile.
+    async fn claim_pending(
+        &self,
+        batch: i64,
+        lease: Duration,
+    ) -> Result<Vec<(String, String)>, sqlx::Error>;
+    /// Live allocations by pool and state, rows owed to DNS, and connection pool use.
+    async fn table_state(&self) -> Result<crate::metrics::TableState, sqlx::Error>;
+    /// Rows whose DNS change is owed, soonest first.
+    async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error>;
+    /// How many rows owe DNS a change.
+    async fn pending_count(&self) -> Result<i64, sqlx::Error>;
+    /// Every row of the pool, lapsed or releasing included.
+    async fn list_all(&self, pool: &PoolDomain) -> Result<Vec<Allocation>, sqlx::Error>;
+    /// Live allocations of the pool after `after`, by subdomain, at most `limit` (all when
+    /// `None`). Keyset, not offset, so every page costs the same.
+    async fn list(
+        &self,
+        pool: &PoolDomain,
+        after: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Vec<Allocation>, sqlx::Error>;
+    /// Names PDM's records stand at in the pool: `host.sub` of every active allocation.
+    async fn owned_names(&self, pool: &PoolDomain) -> Result<Vec<String>, sqlx::Error>;
+    /// The zone's room as last measured.
+    async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error>;
+    /// Pools whose room was measured longer than `age` ago, or never.
+    async fn stale_zones(
+        &self,
+        pools: &[String],
+        age: Duration,
+    ) -> Result<Vec<String>, sqlx::Error>;
+    async fn save_zone_room(&self, pool: &PoolDomain, room: ZoneRoom) -> Result<(), sqlx::Error>;
+    /// A lock named `key` that every process sharing the database respects.
+    async fn lock(&self, key: &str) -> Result<StoreLock, sqlx::Error>;
+    /// Deletes up to `batch` lapsed reservations without making a request wait; returns how
+    /// many.
+    async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error>;
+    /// The allocation's history, oldest first, at most the latest `limit` events.
+    async fn history(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        limit: i64,
+    ) -> Result<Vec<Event>, sqlx::Error>;
+}
+
+fn as_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

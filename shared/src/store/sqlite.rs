@@ -1,0 +1,691 @@
+//! The embedded SQLite store: PDM with no database server, for first runs and single-process
+//! use. SQLite has one writer at a time, so every change runs in a `BEGIN IMMEDIATE`
+//! transaction (the change and its audit event together): racers queue on the write lock and
+//! each sees the winner's row, as with PostgreSQL's conflict handling. Time is SQLite's own
+//! clock, written as fixed-shape UTC text so that text order is time order.
+//!
+//! Zone locks live in this process: SQLite is not shared between replicas (use PostgreSQL).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, Row, SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+use super::{
+    Activation, Actor, Allocation, Event, Reservation, Store, StoreLock, ZoneRoom, as_i64,
+};
+use crate::domain::{PoolDomain, Subdomain};
+
+/// Now, as every timestamp of the schema is written.
+macro_rules! now {
+    () => {
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    };
+}
+
+/// Now plus the SQL expression `$seconds` (which may be negative).
+macro_rules! now_plus {
+    ($seconds:literal) => {
+        concat!(
+            "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', (",
+            $seconds,
+            ") || ' seconds')"
+        )
+    };
+}
+
+/// The columns of [`Allocation`], `lapsed` computed by the database's clock.
+macro_rules! allocation_columns {
+    () => {
+        concat!(
+            "pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn, \
+             load_balancer_ip, reservation_token, created_by, \
+             (state = 'reserved' and expires_at <= ",
+            now!(),
+            ") as lapsed, dns_state, dns_version, dns_hosts, releasing_since"
+        )
+    };
+}
+
+/// `dns_hosts` is a JSON array here (PostgreSQL has `text[]`).
+struct Stored(Allocation);
+
+impl<'r> FromRow<'r, SqliteRow> for Stored {
+    fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
+        let hosts: Option<String> = row.try_get("dns_hosts")?;
+        let dns_hosts = hosts
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| sqlx::Error::ColumnDecode {
+                index: "dns_hosts".to_owned(),
+                source: e.into(),
+            })?;
+        Ok(Self(Allocation {
+            pool_domain: row.try_get("pool_domain")?,
+            subdomain: row.try_get("subdomain")?,
+            state: row.try_get("state")?,
+            reserved_at: row.try_get("reserved_at")?,
+            expires_at: row.try_get("expires_at")?,
+            sovereign_fqdn: row.try_get("sovereign_fqdn")?,
+            load_balancer_ip: row.try_get("load_balancer_ip")?,
+            reservation_token: row.try_get("reservation_token")?,
+            created_by: row.try_get("created_by")?,
+            lapsed: row.try_get("lapsed")?,
+            dns_state: row.try_get("dns_state")?,
+            dns_version: row.try_get("dns_version")?,
+            dns_hosts,
+            releasing_since: row.try_get("releasing_since")?,
+        }))
+    }
+}
+
+fn unwrap(stored: Option<Stored>) -> Option<Allocation> {
+    stored.map(|Stored(allocation)| allocation)
+}
+
+#[derive(Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// Zone locks of this process, by key.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl SqliteStore {
+    pub fn new(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            locks: Mutex::default(),
+        }
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A write transaction: it takes SQLite's write lock at once, so a read inside it can
+    /// never be overtaken by another writer.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+/// Appends one line to the audit trail, inside the change's transaction.
+async fn log_event(
+    tx: &mut SqliteConnection,
+    (pool, sub): (&str, &str),
+    event: &str,
+    actor: &Actor,
+    detail: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(concat!(
+        "insert into allocation_events
+             (pool_domain, subdomain, event, actor, request_id, detail, at)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ",
+        now!(),
+        ")"
+    ))
+    .bind(pool)
+    .bind(sub)
+    .bind(event)
+    .bind(&actor.name)
+    .bind(&actor.request_id)
+    .bind(detail)
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// Runs `statement` (an allocation-returning change) and logs `event` for its row, if any.
+async fn change_logged<'q>(
+    tx: &mut SqliteConnection,
+    statement: sqlx::query::QueryAs<'q, sqlx::Sqlite, Stored, sqlx::sqlite::SqliteArguments<'q>>,
+    event: &str,
+    actor: &Actor,
+    detail: Option<&str>,
+) -> Result<Option<Allocation>, sqlx::Error> {
+    let changed = unwrap(statement.fetch_optional(&mut *tx).await?);
+    if let Some(a) = &changed {
+        log_event(tx, (&a.pool_domain, &a.subdomain), event, actor, detail).await?;
+    }
+    Ok(changed)
+}
+
+async fn held_records(
+    connection: &mut SqliteConnection,
+    pool: &PoolDomain,
+    except: Option<&Subdomain>,
+    hosts: usize,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(concat!(
+        "select coalesce(sum(coalesce(json_array_length(dns_hosts), ?3)), 0)
+         from pool_allocations
+         where pool_domain = ?1 and subdomain is not ?2
+           and not (state = 'reserved' and expires_at <= ",
+        now!(),
+        ")"
+    ))
+    .bind(pool.as_str())
+    .bind(except.map(Subdomain::as_str))
+    .bind(as_i64(hosts))
+    .fetch_one(connection)
+    .await
+}
+
+/// Inserts a reservation, or takes over a lapsed one, and logs which it was.
+async fn reserve_logged(
+    tx: &mut SqliteConnection,
+    pool: &PoolDomain,
+    sub: &Subdomain,
+    (ttl, created_by): (Duration, &str),
+    actor: &Actor,
+) -> Result<Option<Allocation>, sqlx::Error> {
+    let made = unwrap(
+        sqlx::query_as(concat!(
+            "insert into pool_allocations
+                 (pool_domain, subdomain, state, reserved_at, expires_at, reservation_token,
+                  created_by)
+             values (?1, ?2, 'reserved', ",
+            now!(),
+            ", ",
+            now_plus!("?3"),
+            ", ?4, ?5)
+             on conflict (pool_domain, subdomain) do update
+             set state = 'reserved',
+                 reserved_at = excluded.reserved_at,
+                 expires_at = excluded.expires_at,
+                 sovereign_fqdn = null,
+                 load_balancer_ip = null,
+                 reservation_token = excluded.reservation_token,
+                 created_by = excluded.created_by,
+                 dns_state = 'synced', dns_version = dns_version + 1, dns_attempts = 0,
+                 dns_last_error = null, dns_retry_at = null, dns_hosts = null,
+                 releasing_since = null
+             where state = 'reserved' and expires_at <= ",
+            now!(),
+            " returning ",
+            allocation_columns!()
+        ))
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .bind(ttl.as_secs_f64())
+        .bind(Uuid::new_v4())
+        .bind(created_by)
+        .fetch_optional(&mut *tx)
+        .await?,
+    );
+    if let Some(a) = &made {
+        // A fresh row starts at version 0; a takeover bumped the lapsed row's.
+        let event = if a.dns_version > 0 {
+            "taken-over"
+        } else {
+            "reserved"
+        };
+        log_event(tx, (&a.pool_domain, &a.subdomain), event, actor, None).await?;
+    }
+    Ok(made)
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        &crate::SQLITE_MIGRATOR
+    }
+
+    async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        crate::SQLITE_MIGRATOR.run(&self.pool).await
+    }
+
+    async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {
+        let exists: bool = sqlx::query_scalar(
+            "select exists (select 1 from sqlite_master where name = '_sqlx_migrations')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !exists {
+            return Ok(None);
+        }
+        sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("select 1").execute(&self.pool).await.map(drop)
+    }
+
+    async fn find(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+    ) -> Result<Option<Allocation>, sqlx::Error> {
+        let found = sqlx::query_as(concat!(
+            "select ",
+            allocation_columns!(),
+            " from pool_allocations where pool_domain = ?1 and subdomain = ?2"
+        ))
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(unwrap(found))
+    }
+
+    async fn reserve(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        ttl: Duration,
+        created_by: &str,
+        actor: &Actor,
+        room: Option<(ZoneRoom, usize)>,
+    ) -> Result<Reservation, sqlx::Error> {
+        let mut tx = self.write().await?;
+        if let Some((room, hosts)) = room {
+            // The write lock is already held: nobody can take a place between count and insert.
+            let held = held_records(&mut tx, pool, Some(sub), hosts).await?;
+            if i64::from(room.foreign_records) + held + as_i64(hosts) > i64::from(room.record_limit)
+            {
+                return Ok(Reservation::Full);
+            }
+        }
+        let made = reserve_logged(&mut tx, pool, sub, (ttl, created_by), actor).await?;
+        tx.commit().await?;
+        Ok(made.map_or(Reservation::Held, |a| Reservation::Made(Box::new(a))))
+    }
+
+    async fn held_records(
+        &self,
+        pool: &PoolDomain,
+        except: Option<&Subdomain>,
+        hosts: usize,
+    ) -> Result<i64, sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        held_records(&mut connection, pool, except, hosts).await
+    }
+
+    async fn activate(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        activation: &Activation<'_>,
+        actor: &Actor,
+    ) -> Result<Option<Allocation>, sqlx::Error> {
+        let hosts = serde_json::to_string(activation.hosts).unwrap_or_else(|_| "[]".to_owned());
+        let mut tx = self.write().await?;
+        let statement = sqlx::query_as(concat!(
+            "update pool_allocations
+             set state = 'active', expires_at = null, sovereign_fqdn = ?4,
+                 load_balancer_ip = ?5, dns_hosts = ?6, dns_state = 'pending',
+                 dns_version = dns_version + 1, dns_attempts = 0, dns_last_error = null,
+                 dns_retry_at = ",
+            now_plus!("?7"),
+            " where pool_domain = ?1 and subdomain = ?2
+               and state = 'reserved' and reservation_token = ?3 and expires_at > ",
+            now!(),
+            " returning ",
+            allocation_columns!()
+        ))
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .bind(activation.token)
+        .bind(activation.sovereign_fqdn)
+        .bind(activation.load_balancer_ip)
+        .bind(hosts)
+        .bind(activation.lease.as_secs_f64());
+        let detail = Some(activation.load_balancer_ip);
+        let changed = change_logged(&mut tx, statement, "committed", actor, detail).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn delete_reservation(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        token: Option<Uuid>,
+        actor: &Actor,
+    ) -> Result<Option<Allocation>, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let statement = sqlx::query_as(concat!(
+            "delete from pool_allocations
+             where pool_domain = ?1 and subdomain = ?2 and state = 'reserved'
+               and (?3 is null or reservation_token = ?3)
+             returning ",
+            allocation_columns!()
+        ))
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .bind(token);
+        let changed = change_logged(&mut tx, statement, "released", actor, None).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn mark_releasing(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        token: Option<Uuid>,
+        lease: Duration,
+        actor: &Actor,
+    ) -> Result<Option<Allocation>, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let statement = sqlx::query_as(concat!(
+            "update pool_allocations
+             set releasing_since = coalesce(releasing_since, ",
+            now!(),
+            "), dns_state = 'pending', dns_version = dns_version + 1, dns_attempts = 0,
+                 dns_retry_at = ",
+            now_plus!("?3"),
+            " where pool_domain = ?1 and subdomain = ?2 and state = 'active'
+               and (?4 is null or reservation_token = ?4)
+             returning ",
+            allocation_columns!()
+        ))
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .bind(lease.as_secs_f64())
+        .bind(token);
+        let changed = change_logged(&mut tx, statement, "release-requested", actor, None).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn settle(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        version: i64,
+        actor: &Actor,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.write().await?;
+        let released = sqlx::query(
+            "delete from pool_allocations
+             where pool_domain = ?1 and subdomain = ?2 and dns_version = ?3
+               and releasing_since is not null",
+        )
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .bind(version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let synced = sqlx::query(
+            "update pool_allocations
+             set dns_state = 'synced', dns_attempts = 0, dns_last_error = null,
+                 dns_retry_at = null
+             where pool_domain = ?1 and subdomain = ?2 and dns_version = ?3
+               and releasing_since is null",
+        )
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .bind(version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let key = (pool.as_str(), sub.as_str());
+        if released > 0 {
+            log_event(&mut tx, key, "released", actor, None).await?;
+        } else if synced > 0 {
+            log_event(&mut tx, key, "dns-synced", actor, None).await?;
+        }
+        tx.commit().await
+    }
+
+    async fn defer(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        version: i64,
+        error: &str,
+        base: Duration,
+        actor: &Actor,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.write().await?;
+        let deferred = sqlx::query(concat!(
+            "update pool_allocations
+             set dns_attempts = dns_attempts + 1, dns_last_error = ?4,
+                 dns_retry_at = ",
+            now_plus!("min(?5 * (1 << min(dns_attempts, 16)), 300.0)"),
+            " where pool_domain = ?1 and subdomain = ?2 and dns_version = ?3"
+        ))
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .bind(version)
+        .bind(error)
+        .bind(base.as_secs_f64())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if deferred > 0 {
+            let key = (pool.as_str(), sub.as_str());
+            log_event(&mut tx, key, "dns-failed", actor, Some(error)).await?;
+        }
+        tx.commit().await
+    }
+
+    async fn claim_pending(
+        &self,
+        batch: i64,
+        lease: Duration,
+    ) -> Result<Vec<(String, String)>, sqlx::Error> {
+        // One statement, and SQLite has one writer: two reconcilers never claim the same row.
+        sqlx::query_as(concat!(
+            "update pool_allocations
+             set dns_retry_at = ",
+            now_plus!("?2"),
+            " where (pool_domain, subdomain) in (
+                 select pool_domain, subdomain from pool_allocations
+                 where dns_state = 'pending' and dns_retry_at <= ",
+            now!(),
+            " order by dns_retry_at
+                 limit ?1)
+             returning pool_domain, subdomain"
+        ))
+        .bind(batch)
+        .bind(lease.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    async fn table_state(&self) -> Result<crate::metrics::TableState, sqlx::Error> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(concat!(
+            "select pool_domain,
+                    case when releasing_since is not null then 'releasing' else state end,
+                    count(*)
+             from pool_allocations
+             where not (state = 'reserved' and expires_at <= ",
+            now!(),
+            ") group by 1, 2"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(size);
+        Ok(crate::metrics::TableState::from_counts(
+            rows,
+            self.pending_count().await?,
+            (idle, size),
+        ))
+    }
+
+    async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error> {
+        let rows: Vec<Stored> = sqlx::query_as(concat!(
+            "select ",
+            allocation_columns!(),
+            " from pool_allocations where dns_state = 'pending' order by dns_retry_at"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|Stored(a)| a).collect())
+    }
+
+    async fn pending_count(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("select count(*) from pool_allocations where dns_state = 'pending'")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    async fn list_all(&self, pool: &PoolDomain) -> Result<Vec<Allocation>, sqlx::Error> {
+        let rows: Vec<Stored> = sqlx::query_as(concat!(
+            "select ",
+            allocation_columns!(),
+            " from pool_allocations where pool_domain = ?1 order by subdomain"
+        ))
+        .bind(pool.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|Stored(a)| a).collect())
+    }
+
+    async fn list(
+        &self,
+        pool: &PoolDomain,
+        after: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Vec<Allocation>, sqlx::Error> {
+        let rows: Vec<Stored> = sqlx::query_as(concat!(
+            "select ",
+            allocation_columns!(),
+            " from pool_allocations
+             where pool_domain = ?1 and subdomain > coalesce(?2, '')
+               and not (state = 'reserved' and expires_at <= ",
+            now!(),
+            ") and releasing_since is null
+             order by subdomain
+             limit coalesce(?3, -1)"
+        ))
+        .bind(pool.as_str())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|Stored(a)| a).collect())
+    }
+
+    async fn owned_names(&self, pool: &PoolDomain) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "select lower(host.value || '.' || subdomain)
+             from pool_allocations, json_each(pool_allocations.dns_hosts) as host
+             where pool_domain = ?1 and state = 'active'",
+        )
+        .bind(pool.as_str())
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error> {
+        let row: Option<(Option<i32>, i32)> = sqlx::query_as(
+            "select record_limit, foreign_records from pool_zones where pool_domain = ?1",
+        )
+        .bind(pool.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|(limit, foreign)| {
+            limit.map(|record_limit| ZoneRoom {
+                record_limit,
+                foreign_records: foreign,
+            })
+        }))
+    }
+
+    async fn stale_zones(
+        &self,
+        pools: &[String],
+        age: Duration,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let fresh: Vec<String> = sqlx::query_scalar(concat!(
+            "select pool_domain from pool_zones where refreshed_at > ",
+            now_plus!("-?1")
+        ))
+        .bind(age.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(pools
+            .iter()
+            .filter(|pool| !fresh.contains(pool))
+            .cloned()
+            .collect())
+    }
+
+    async fn save_zone_room(&self, pool: &PoolDomain, room: ZoneRoom) -> Result<(), sqlx::Error> {
+        sqlx::query(concat!(
+            "insert into pool_zones (pool_domain, record_limit, foreign_records, refreshed_at)
+             values (?1, ?2, ?3, ",
+            now!(),
+            ") on conflict (pool_domain) do update
+             set record_limit = excluded.record_limit,
+                 foreign_records = excluded.foreign_records,
+                 refreshed_at = excluded.refreshed_at"
+        ))
+        .bind(pool.as_str())
+        .bind(room.record_limit)
+        .bind(room.foreign_records)
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+
+    async fn lock(&self, key: &str) -> Result<StoreLock, sqlx::Error> {
+        let mutex = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        Ok(StoreLock(Box::new(mutex.lock_owned().await)))
+    }
+
+    async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let deleted: Vec<(String, String)> = sqlx::query_as(concat!(
+            "delete from pool_allocations
+             where (pool_domain, subdomain) in (
+                 select pool_domain, subdomain from pool_allocations
+                 where state = 'reserved' and expires_at <= ",
+            now!(),
+            " order by expires_at
+                 limit ?1)
+             returning pool_domain, subdomain"
+        ))
+        .bind(batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        let sweeper = Actor::job("sweeper");
+        for (pool, sub) in &deleted {
+            log_event(&mut tx, (pool, sub), "expired", &sweeper, None).await?;
+        }
+        tx.commit().await?;
+        Ok(u64::try_from(deleted.len()).unwrap_or(u64::MAX))
+    }
+
+    async fn history(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        limit: i64,
+    ) -> Result<Vec<Event>, sqlx::Error> {
+        sqlx::query_as(
+            "select event, actor, request_id, detail, at from (
+                 select id, event, actor, request_id, detail, at from allocation_events
+                 where pool_domain = ?1 and subdomain = ?2
+                 order by id desc
+                 limit ?3)
+             order by id",
+        )
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+}

@@ -1,0 +1,558 @@
+//! The store conformance suite: every body runs against PostgreSQL (a fresh database) and the
+//! embedded SQLite store (a fresh file), through the one `Store` interface.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use http::{Method, StatusCode};
+use pdm_core::dns::InMemory;
+use pdm_core::domain::{ManagedDomains, PoolDomain, Subdomain};
+use pdm_core::store::{
+    Activation, Actor, DnsState, PgStore, Reservation, SqliteStore, State, Store, ZoneRoom,
+};
+use pdm_tests::{LB_IP, POOL, config, request, send_in_process};
+use serde_json::json;
+use sqlx::PgPool;
+
+/// A test body run once per backend, each on fresh, migrated storage.
+macro_rules! store_test {
+    ($name:ident, |$store:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($store: Arc<dyn Store>) $body
+
+            #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+            async fn postgresql(db: PgPool) {
+                run(Arc::new(PgStore::new(db))).await;
+            }
+
+            #[tokio::test]
+            async fn sqlite() {
+                let file = SqliteFile::new();
+                run(file.store().await).await;
+            }
+        }
+    };
+}
+
+/// A SQLite database file of its own, removed with its journal files afterwards.
+struct SqliteFile(std::path::PathBuf);
+
+impl SqliteFile {
+    fn new() -> Self {
+        Self(std::env::temp_dir().join(format!("pdm-store-{}.sqlite", uuid::Uuid::new_v4())))
+    }
+
+    async fn store(&self) -> Arc<dyn Store> {
+        let store = SqliteStore::new(pdm_core::connect_sqlite(&self.0, 10));
+        store.migrate().await.expect("the SQLite schema applies");
+        Arc::new(store)
+    }
+}
+
+impl Drop for SqliteFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn pool() -> PoolDomain {
+    ManagedDomains::parse(POOL).unwrap().resolve(POOL).unwrap()
+}
+
+fn sub(name: &str) -> Subdomain {
+    Subdomain::parse(name).unwrap()
+}
+
+fn actor() -> Actor {
+    Actor {
+        name: "tests".to_owned(),
+        request_id: Some("req-1".to_owned()),
+    }
+}
+
+const TTL: Duration = Duration::from_secs(600);
+const HOSTS: [&str; 2] = ["*", "Console"];
+
+async fn reserve(store: &dyn Store, name: &str, ttl: Duration) -> Reservation {
+    store
+        .reserve(&pool(), &sub(name), ttl, "creator", &actor(), None)
+        .await
+        .unwrap()
+}
+
+/// Reserves `name` and returns its token.
+async fn reserved(store: &dyn Store, name: &str) -> uuid::Uuid {
+    match reserve(store, name, TTL).await {
+        Reservation::Made(a) => a.reservation_token,
+        other => panic!("reserve {name}: {other:?}"),
+    }
+}
+
+/// Reserves and activates `name`; returns the row's DNS version.
+async fn activated(store: &dyn Store, name: &str) -> i64 {
+    let token = reserved(store, name).await;
+    let hosts: Vec<String> = HOSTS.map(str::to_owned).to_vec();
+    let activation = Activation {
+        token: Some(token),
+        sovereign_fqdn: &format!("{name}.{POOL}"),
+        load_balancer_ip: LB_IP,
+        hosts: &hosts,
+        lease: Duration::from_secs(30),
+    };
+    store
+        .activate(&pool(), &sub(name), &activation, &actor())
+        .await
+        .unwrap()
+        .expect("a live reservation activates")
+        .dns_version
+}
+
+async fn events(store: &dyn Store, name: &str) -> Vec<String> {
+    let history = store.history(&pool(), &sub(name), 100).await.unwrap();
+    history.into_iter().map(|e| e.event).collect()
+}
+
+store_test!(the_schema_is_applied_and_the_database_answers, |store| {
+    let expected = store.migrator().iter().map(|m| m.version).max();
+
+    assert_eq!(store.schema_version().await.unwrap(), expected);
+    store.ping().await.unwrap();
+});
+
+store_test!(a_reservation_is_found_and_holds_the_name, |store| {
+    let made = match reserve(store.as_ref(), "acme", TTL).await {
+        Reservation::Made(a) => a,
+        other => panic!("{other:?}"),
+    };
+
+    let found = store.find(&pool(), &sub("acme")).await.unwrap().unwrap();
+    assert_eq!(found, *made);
+    assert_eq!(found.state, State::Reserved);
+    assert_eq!(found.created_by, "creator");
+    assert!(!found.lapsed);
+    let expires = found.expires_at.unwrap() - found.reserved_at;
+    assert_eq!(expires.whole_seconds(), 600);
+    assert_eq!(
+        reserve(store.as_ref(), "acme", TTL).await,
+        Reservation::Held
+    );
+    assert_eq!(events(store.as_ref(), "acme").await, ["reserved"]);
+    assert!(store.find(&pool(), &sub("other")).await.unwrap().is_none());
+});
+
+store_test!(
+    twenty_racing_reservations_of_one_name_have_exactly_one_winner,
+    |store| {
+        let racers = (0..20).map(|_| reserve(store.as_ref(), "contested", TTL));
+
+        let outcomes = join_all(racers).await;
+
+        let winners = outcomes
+            .iter()
+            .filter(|o| matches!(o, Reservation::Made(_)))
+            .count();
+        let held = outcomes.iter().filter(|o| **o == Reservation::Held).count();
+        assert_eq!((winners, held), (1, 19));
+        assert_eq!(events(store.as_ref(), "contested").await, ["reserved"]);
+    }
+);
+
+store_test!(
+    a_lapsed_reservation_is_taken_over_with_a_new_token,
+    |store| {
+        let first = match reserve(store.as_ref(), "acme", Duration::from_millis(1)).await {
+            Reservation::Made(a) => a.reservation_token,
+            other => panic!("{other:?}"),
+        };
+        // Waiting longer only makes it more lapsed.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            store
+                .find(&pool(), &sub("acme"))
+                .await
+                .unwrap()
+                .unwrap()
+                .lapsed
+        );
+
+        let second = reserved(store.as_ref(), "acme").await;
+
+        assert_ne!(first, second);
+        assert_eq!(
+            events(store.as_ref(), "acme").await,
+            ["reserved", "taken-over"]
+        );
+        assert!(
+            !store
+                .find(&pool(), &sub("acme"))
+                .await
+                .unwrap()
+                .unwrap()
+                .lapsed
+        );
+    }
+);
+
+store_test!(
+    activation_needs_the_token_and_owes_dns_the_records,
+    |store| {
+        let token = reserved(store.as_ref(), "acme").await;
+        let hosts: Vec<String> = HOSTS.map(str::to_owned).to_vec();
+        let mut activation = Activation {
+            token: Some(uuid::Uuid::new_v4()),
+            sovereign_fqdn: "acme.omani.works",
+            load_balancer_ip: LB_IP,
+            hosts: &hosts,
+            lease: Duration::from_secs(30),
+        };
+        let wrong = store
+            .activate(&pool(), &sub("acme"), &activation, &actor())
+            .await
+            .unwrap();
+        activation.token = Some(token);
+
+        let active = store
+            .activate(&pool(), &sub("acme"), &activation, &actor())
+            .await
+            .unwrap()
+            .unwrap();
+
+        assert!(wrong.is_none());
+        assert_eq!(active.state, State::Active);
+        assert_eq!(active.expires_at, None);
+        assert_eq!(active.dns_state, DnsState::Pending);
+        assert_eq!(active.dns_hosts.as_deref(), Some(&hosts[..]));
+        assert_eq!(active.load_balancer_ip.as_deref(), Some(LB_IP));
+        assert_eq!(store.pending_count().await.unwrap(), 1);
+        let mut owned = store.owned_names(&pool()).await.unwrap();
+        owned.sort();
+        assert_eq!(owned, ["*.acme", "console.acme"]);
+        assert_eq!(store.held_records(&pool(), None, 6).await.unwrap(), 2);
+        let history = store.history(&pool(), &sub("acme"), 100).await.unwrap();
+        assert_eq!(history[1].event, "committed");
+        assert_eq!(history[1].detail.as_deref(), Some(LB_IP));
+        assert_eq!(history[1].request_id.as_deref(), Some("req-1"));
+    }
+);
+
+store_test!(
+    settling_the_current_version_syncs_and_a_stale_one_does_nothing,
+    |store| {
+        let version = activated(store.as_ref(), "acme").await;
+
+        store
+            .settle(&pool(), &sub("acme"), version - 1, &actor())
+            .await
+            .unwrap();
+        let still = store.find(&pool(), &sub("acme")).await.unwrap().unwrap();
+        store
+            .settle(&pool(), &sub("acme"), version, &actor())
+            .await
+            .unwrap();
+        let synced = store.find(&pool(), &sub("acme")).await.unwrap().unwrap();
+
+        assert_eq!(still.dns_state, DnsState::Pending);
+        assert_eq!(synced.dns_state, DnsState::Synced);
+        assert_eq!(store.pending_count().await.unwrap(), 0);
+        assert_eq!(
+            events(store.as_ref(), "acme").await,
+            ["reserved", "committed", "dns-synced"]
+        );
+    }
+);
+
+store_test!(a_release_is_owed_until_settled_then_the_row_goes, |store| {
+    let version = activated(store.as_ref(), "acme").await;
+    store
+        .settle(&pool(), &sub("acme"), version, &actor())
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(30);
+    let wrong_token = Some(uuid::Uuid::new_v4());
+
+    let refused = store
+        .mark_releasing(&pool(), &sub("acme"), wrong_token, lease, &actor())
+        .await
+        .unwrap();
+    let releasing = store
+        .mark_releasing(&pool(), &sub("acme"), None, lease, &actor())
+        .await
+        .unwrap()
+        .unwrap();
+    let listed = store.list(&pool(), None, None).await.unwrap();
+    store
+        .settle(&pool(), &sub("acme"), releasing.dns_version, &actor())
+        .await
+        .unwrap();
+
+    assert!(refused.is_none());
+    assert!(releasing.releasing_since.is_some());
+    assert_eq!(releasing.dns_state, DnsState::Pending);
+    assert!(listed.is_empty(), "a releasing row is not listed");
+    assert!(store.find(&pool(), &sub("acme")).await.unwrap().is_none());
+    assert_eq!(
+        events(store.as_ref(), "acme").await,
+        [
+            "reserved",
+            "committed",
+            "dns-synced",
+            "release-requested",
+            "released"
+        ]
+    );
+});
+
+store_test!(a_reservation_is_deleted_only_with_its_token, |store| {
+    let token = reserved(store.as_ref(), "acme").await;
+    let other = Some(uuid::Uuid::new_v4());
+
+    let refused = store
+        .delete_reservation(&pool(), &sub("acme"), other, &actor())
+        .await
+        .unwrap();
+    let deleted = store
+        .delete_reservation(&pool(), &sub("acme"), Some(token), &actor())
+        .await
+        .unwrap();
+
+    assert!(refused.is_none());
+    assert_eq!(deleted.unwrap().reservation_token, token);
+    assert!(store.find(&pool(), &sub("acme")).await.unwrap().is_none());
+    assert_eq!(
+        events(store.as_ref(), "acme").await,
+        ["reserved", "released"]
+    );
+});
+
+store_test!(
+    a_failed_change_is_deferred_and_claimed_once_when_due,
+    |store| {
+        let version = activated(store.as_ref(), "acme").await;
+        let no_wait = Duration::from_millis(1);
+
+        store
+            .defer(
+                &pool(),
+                &sub("acme"),
+                version,
+                "provider down",
+                no_wait,
+                &actor(),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let first = store
+            .claim_pending(10, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let second = store
+            .claim_pending(10, Duration::from_secs(60))
+            .await
+            .unwrap();
+
+        assert_eq!(first, [(POOL.to_owned(), "acme".to_owned())]);
+        assert!(second.is_empty(), "a claimed row waits for its lease");
+        let history = store.history(&pool(), &sub("acme"), 100).await.unwrap();
+        let failed = history.last().unwrap();
+        assert_eq!(failed.event, "dns-failed");
+        assert_eq!(failed.detail.as_deref(), Some("provider down"));
+        assert_eq!(store.pending().await.unwrap().len(), 1);
+    }
+);
+
+store_test!(a_change_not_yet_due_is_not_claimed, |store| {
+    let version = activated(store.as_ref(), "acme").await;
+
+    store
+        .defer(
+            &pool(),
+            &sub("acme"),
+            version,
+            "x",
+            Duration::from_secs(60),
+            &actor(),
+        )
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .claim_pending(10, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+});
+
+store_test!(
+    list_pages_by_subdomain_and_leaves_out_lapsed_rows,
+    |store| {
+        for i in 0..25 {
+            reserved(store.as_ref(), &format!("n{i:02}")).await;
+        }
+        reserve(store.as_ref(), "lapsed", Duration::from_millis(1)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+
+        let mut pages = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .list(&pool(), after.as_deref(), Some(10))
+                .await
+                .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            after = page.last().map(|a| a.subdomain.clone());
+            pages.push(page);
+        }
+
+        let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [10, 10, 5]);
+        let names: Vec<String> = pages.concat().into_iter().map(|a| a.subdomain).collect();
+        let expected: Vec<String> = (0..25).map(|i| format!("n{i:02}")).collect();
+        assert_eq!(names, expected);
+        assert_eq!(store.list(&pool(), None, None).await.unwrap().len(), 25);
+        assert_eq!(store.list_all(&pool()).await.unwrap().len(), 26);
+    }
+);
+
+store_test!(
+    the_sweeper_deletes_lapsed_reservations_in_batches,
+    |store| {
+        for i in 0..7 {
+            reserve(store.as_ref(), &format!("old{i}"), Duration::from_millis(1)).await;
+        }
+        reserved(store.as_ref(), "live").await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+
+        let first = store.delete_lapsed(5).await.unwrap();
+        let second = store.delete_lapsed(5).await.unwrap();
+        let third = store.delete_lapsed(5).await.unwrap();
+
+        assert_eq!((first, second, third), (5, 2, 0));
+        assert_eq!(store.list_all(&pool()).await.unwrap().len(), 1);
+        assert_eq!(
+            events(store.as_ref(), "old0").await,
+            ["reserved", "expired"]
+        );
+    }
+);
+
+store_test!(
+    zone_room_is_saved_and_a_full_zone_refuses_reservations,
+    |store| {
+        let pools = vec![POOL.to_owned(), "openova.io".to_owned()];
+        let stale_before = store
+            .stale_zones(&pools, Duration::from_secs(300))
+            .await
+            .unwrap();
+        let room = ZoneRoom {
+            record_limit: 10,
+            foreign_records: 2,
+        };
+        store.save_zone_room(&pool(), room).await.unwrap();
+        reserved(store.as_ref(), "first").await;
+
+        // 2 foreign + 6 held + 6 more > 10.
+        let full = store
+            .reserve(&pool(), &sub("second"), TTL, "c", &actor(), Some((room, 6)))
+            .await
+            .unwrap();
+        let fits = store
+            .reserve(&pool(), &sub("second"), TTL, "c", &actor(), Some((room, 1)))
+            .await
+            .unwrap();
+
+        assert_eq!(stale_before, pools);
+        assert_eq!(
+            store
+                .stale_zones(&pools, Duration::from_secs(300))
+                .await
+                .unwrap(),
+            ["openova.io"]
+        );
+        assert_eq!(store.zone_room(&pool()).await.unwrap(), Some(room));
+        assert_eq!(full, Reservation::Full);
+        assert!(matches!(fits, Reservation::Made(_)));
+    }
+);
+
+store_test!(a_lock_keeps_a_second_holder_out_until_dropped, |store| {
+    let first = store.lock("zone:omani.works").await.unwrap();
+
+    let waited =
+        tokio::time::timeout(Duration::from_millis(200), store.lock("zone:omani.works")).await;
+    let other_key = store.lock("zone:openova.io").await;
+    drop(first);
+    let second = store.lock("zone:omani.works").await;
+
+    assert!(
+        waited.is_err(),
+        "the second holder got in while the first held the lock"
+    );
+    assert!(other_key.is_ok());
+    assert!(second.is_ok());
+});
+
+store_test!(table_state_counts_live_rows_by_pool_and_state, |store| {
+    reserved(store.as_ref(), "r1").await;
+    reserved(store.as_ref(), "r2").await;
+    activated(store.as_ref(), "a1").await;
+
+    let mut state = store.table_state().await.unwrap();
+
+    state.allocations.sort();
+    assert_eq!(
+        state.allocations,
+        [
+            (POOL.to_owned(), "active", 1),
+            (POOL.to_owned(), "reserved", 2)
+        ]
+    );
+    assert_eq!(state.dns_pending, 1);
+});
+
+store_test!(the_contract_cycle_runs_end_to_end_over_http, |store| {
+    // The whole service on this backend: reserve → commit (DNS in memory) → list → release.
+    let dns = Arc::new(InMemory::default());
+    let ctx = pdm_core::Ctx::with_store(&config(&[]), store.clone(), dns.clone());
+    let endpoint = pdm_core::http::Endpoint::router(ctx.clone());
+    let send = |method: Method, path: &str, body: Option<serde_json::Value>| {
+        send_in_process(
+            &endpoint,
+            request(method, &format!("/api/v1/pool/{POOL}/{path}"), body),
+        )
+    };
+
+    let reserve = send(Method::POST, "reserve", Some(json!({"subdomain": "acme"}))).await;
+    let token = reserve.body["reservationToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let commit_body =
+        json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": LB_IP});
+    let commit = send(Method::POST, "commit", Some(commit_body)).await;
+    let list = send(Method::GET, "list", None).await;
+    let check = send(Method::GET, "check?sub=acme", None).await;
+    let published = dns.zone(POOL).len();
+    let release = send(Method::DELETE, "release?sub=acme", None).await;
+
+    assert_eq!(reserve.status, StatusCode::CREATED, "{:?}", reserve.body);
+    assert_eq!(commit.status, StatusCode::OK, "{:?}", commit.body);
+    assert_eq!(published, 6);
+    assert_eq!(list.body["allocations"][0]["subdomain"], "acme");
+    assert_eq!(check.body["reason"], "active-state");
+    assert_eq!(release.status, StatusCode::OK, "{:?}", release.body);
+    assert!(dns.zone(POOL).is_empty());
+    assert!(ctx.pdm.readiness().await.is_ok());
+});
