@@ -20,16 +20,22 @@ struct Server {
 
 impl Server {
     fn start(database_url: &str, extra_env: &[(&str, &str)]) -> Self {
+        let env = [&[("PDM_DATABASE_URL", database_url)], extra_env].concat();
+        Self::start_in(&std::env::temp_dir(), &env)
+    }
+
+    /// Starts the server in working directory `dir` with only `env` (and a port) set.
+    fn start_in(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
         let child = Command::new(env!("CARGO_BIN_EXE_pdm-server"))
+            .current_dir(dir)
             .env_clear()
             .env("PORT", port.to_string())
-            .env("PDM_DATABASE_URL", database_url)
             .env("PDM_SWEEPER_INTERVAL", "200ms")
-            .envs(extra_env.iter().copied())
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -108,6 +114,48 @@ fn database_url(connect: &PgConnectOptions) -> String {
         connect.get_port(),
         connect.get_database().unwrap_or_default()
     )
+}
+
+#[tokio::test]
+async fn with_no_database_configured_it_runs_on_an_embedded_sqlite_file_that_survives_restarts() {
+    // Arrange: an empty working directory, no PDM_DATABASE_URL, no DNS provider.
+    let dir = std::env::temp_dir().join(format!("pdm-embedded-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir(&dir).unwrap();
+    let client = reqwest::Client::new();
+    let reserve = json!({"subdomain": "acme", "createdBy": "first-run"});
+
+    // Act: reserve, stop, start again.
+    let mut first = Server::start_in(&dir, &[]);
+    first.wait_until_healthy(&client).await;
+    let reserved = client
+        .post(first.url("/api/v1/pool/omani.works/reserve"))
+        .json(&reserve)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    let stopped = first.terminate().await;
+    let said = first.stderr();
+    let mut second = Server::start_in(&dir, &[]);
+    second.wait_until_healthy(&client).await;
+    let check: Value = client
+        .get(second.url("/api/v1/pool/omani.works/check?sub=acme"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    second.terminate().await;
+
+    // Assert: it said loudly what it defaulted, and the reservation outlived the restart.
+    assert_eq!(reserved, 201);
+    assert!(stopped.success());
+    assert!(said.contains("EMBEDDED SQLite"), "{said}");
+    assert!(said.contains("LOG-ONLY DNS"), "{said}");
+    assert!(dir.join("pdm.sqlite").exists());
+    assert_eq!(check["reason"], "reserved-state", "{check}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[sqlx::test(migrations = false)]
