@@ -33,15 +33,10 @@ async fn replicas_on(
     options: PgPoolOptions,
     connect: PgConnectOptions,
 ) -> [TestApp; 2] {
-    let db = || {
-        options
-            .clone()
-            .max_connections(10)
-            .connect_with(connect.clone())
-    };
+    let [first, second] = pdm_tests::two_pools(options, connect).await;
     [
-        TestApp::with_dynadot(db().await.unwrap(), &fake.url, &[]),
-        TestApp::with_dynadot(db().await.unwrap(), &fake.url, &[]),
+        TestApp::with_dynadot(first, &fake.url, &[]),
+        TestApp::with_dynadot(second, &fake.url, &[]),
     ]
 }
 

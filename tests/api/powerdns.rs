@@ -128,15 +128,10 @@ async fn replicas_on(
     options: PgPoolOptions,
     connect: PgConnectOptions,
 ) -> [TestApp; 2] {
-    let db = || {
-        options
-            .clone()
-            .max_connections(10)
-            .connect_with(connect.clone())
-    };
+    let [first, second] = pdm_tests::two_pools(options, connect).await;
     [
-        TestApp::with_powerdns(db().await.unwrap(), server),
-        TestApp::with_powerdns(db().await.unwrap(), server),
+        TestApp::with_powerdns(first, server),
+        TestApp::with_powerdns(second, server),
     ]
 }
 

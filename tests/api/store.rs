@@ -9,7 +9,8 @@ use http::{Method, StatusCode};
 use pdm_core::dns::InMemory;
 use pdm_core::domain::{ManagedDomains, PoolDomain, Subdomain};
 use pdm_core::store::{
-    Activation, Actor, DnsState, PgStore, Reservation, SqliteStore, State, Store, ZoneRoom,
+    Activation, Actor, DnsState, PgStore, Reservation, SharedQueries, SqliteStore, State, Store,
+    ZoneRoom,
 };
 use pdm_tests::{LB_IP, POOL, config, request, send_in_process};
 use serde_json::json;

@@ -285,6 +285,20 @@ impl TestApp {
     }
 }
 
+/// Two connection pools on one database, as two replicas would have.
+pub async fn two_pools(
+    options: sqlx::postgres::PgPoolOptions,
+    connect: sqlx::postgres::PgConnectOptions,
+) -> [PgPool; 2] {
+    let pool = || {
+        options
+            .clone()
+            .max_connections(10)
+            .connect_with(connect.clone())
+    };
+    [pool().await.unwrap(), pool().await.unwrap()]
+}
+
 /// How many rows `pool_allocations` holds.
 pub async fn row_count(db: &PgPool) -> i64 {
     sqlx::query_scalar("select count(*) from pool_allocations")

@@ -3,6 +3,77 @@
 //! number of replicas may share it. SQLite ([`sqlite`]) is the embedded default for first runs
 //! and single-process use. Both pass the same conformance suite (`tests/api/store.rs`).
 
+/// [`SharedQueries`] for a backend whose `pool` field is a sqlx pool and whose schema is
+/// `$migrator`: the SQL both backends speak alike (sqlx binds `$N` on SQLite too), written once.
+macro_rules! shared_queries {
+    ($store:ty, $migrator:path) => {
+        #[async_trait::async_trait]
+        impl super::SharedQueries for $store {
+            fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+                &$migrator
+            }
+
+            async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+                // On PostgreSQL, sqlx holds an advisory lock while it migrates, so replicas
+                // starting at once are safe; SQLite's write lock does the same.
+                $migrator.run(&self.pool).await
+            }
+
+            async fn ping(&self) -> Result<(), sqlx::Error> {
+                sqlx::query("select 1").execute(&self.pool).await.map(drop)
+            }
+
+            async fn pending_count(&self) -> Result<i64, sqlx::Error> {
+                sqlx::query_scalar(
+                    "select count(*) from pool_allocations where dns_state = 'pending'",
+                )
+                .fetch_one(&self.pool)
+                .await
+            }
+
+            async fn zone_room(
+                &self,
+                pool: &PoolDomain,
+            ) -> Result<Option<ZoneRoom>, sqlx::Error> {
+                let row: Option<(Option<i32>, i32)> = sqlx::query_as(
+                    "select record_limit, foreign_records from pool_zones where pool_domain = $1",
+                )
+                .bind(pool.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                // No limit: the provider has none, so there is no room to keep.
+                Ok(row.and_then(|(limit, foreign_records)| {
+                    limit.map(|record_limit| ZoneRoom {
+                        record_limit,
+                        foreign_records,
+                    })
+                }))
+            }
+
+            async fn history(
+                &self,
+                pool: &PoolDomain,
+                sub: &Subdomain,
+                limit: i64,
+            ) -> Result<Vec<Event>, sqlx::Error> {
+                sqlx::query_as(
+                    "select event, actor, request_id, detail, at from (
+                         select id, event, actor, request_id, detail, at from allocation_events
+                         where pool_domain = $1 and subdomain = $2
+                         order by id desc
+                         limit $3) as latest
+                     order by id",
+                )
+                .bind(pool.as_str())
+                .bind(sub.as_str())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+    };
+}
+
 pub mod postgres;
 pub mod sqlite;
 
@@ -117,20 +188,36 @@ pub enum Reservation {
 /// lets the next one in.
 pub struct StoreLock(#[allow(dead_code)] Box<dyn Send + Sync>);
 
-/// Every read and state change of the allocation state machine. Each change is atomic and
-/// decides races by itself, so callers never need a transaction of their own.
+/// Reads whose SQL is the same on every backend (see `shared_queries!`).
 #[async_trait::async_trait]
-pub trait Store: Send + Sync {
-    /// `postgresql` or `sqlite`, for logs and metrics.
-    fn backend(&self) -> &'static str;
+pub trait SharedQueries: Send + Sync {
     /// The schema this backend's build expects.
     fn migrator(&self) -> &'static Migrator;
     /// Applies the backend's migrations; safe when several processes start at once.
     async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError>;
-    /// The newest migration applied, if the schema exists.
-    async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error>;
     /// Answers when the database does.
     async fn ping(&self) -> Result<(), sqlx::Error>;
+    /// How many rows owe DNS a change.
+    async fn pending_count(&self) -> Result<i64, sqlx::Error>;
+    /// The zone's room as last measured.
+    async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error>;
+    /// The allocation's history, oldest first, at most the latest `limit` events.
+    async fn history(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        limit: i64,
+    ) -> Result<Vec<Event>, sqlx::Error>;
+}
+
+/// Every read and state change of the allocation state machine. Each change is atomic and
+/// decides races by itself, so callers never need a transaction of their own.
+#[async_trait::async_trait]
+pub trait Store: SharedQueries {
+    /// `postgresql` or `sqlite`, for logs and metrics.
+    fn backend(&self) -> &'static str;
+    /// The newest migration applied, if the schema exists.
+    async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error>;
 
     async fn find(
         &self,
@@ -214,8 +301,6 @@ pub trait Store: Send + Sync {
     async fn table_state(&self) -> Result<crate::metrics::TableState, sqlx::Error>;
     /// Rows whose DNS change is owed, soonest first.
     async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error>;
-    /// How many rows owe DNS a change.
-    async fn pending_count(&self) -> Result<i64, sqlx::Error>;
     /// Every row of the pool, lapsed or releasing included.
     async fn list_all(&self, pool: &PoolDomain) -> Result<Vec<Allocation>, sqlx::Error>;
     /// Live allocations of the pool after `after`, by subdomain, at most `limit` (all when
@@ -228,8 +313,6 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Allocation>, sqlx::Error>;
     /// Names PDM's records stand at in the pool: `host.sub` of every active allocation.
     async fn owned_names(&self, pool: &PoolDomain) -> Result<Vec<String>, sqlx::Error>;
-    /// The zone's room as last measured.
-    async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error>;
     /// Pools whose room was measured longer than `age` ago, or never.
     async fn stale_zones(
         &self,
@@ -242,13 +325,6 @@ pub trait Store: Send + Sync {
     /// Deletes up to `batch` lapsed reservations without making a request wait; returns how
     /// many.
     async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error>;
-    /// The allocation's history, oldest first, at most the latest `limit` events.
-    async fn history(
-        &self,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-        limit: i64,
-    ) -> Result<Vec<Event>, sqlx::Error>;
 }
 
 fn as_i64(n: usize) -> i64 {

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
 use super::{
-    Activation, Actor, Allocation, Event, Reservation, Store, StoreLock, ZoneRoom, as_i64,
+    Activation, Actor, Allocation, Event, Reservation, SharedQueries, Store, StoreLock, ZoneRoom,
+    as_i64,
 };
 use crate::domain::{PoolDomain, Subdomain};
 
@@ -61,23 +61,12 @@ impl PgStore {
     }
 }
 
+shared_queries!(PgStore, crate::MIGRATOR);
+
 #[async_trait::async_trait]
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgresql"
-    }
-
-    fn migrator(&self) -> &'static Migrator {
-        &crate::MIGRATOR
-    }
-
-    async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        // sqlx holds an advisory lock while it migrates: replicas starting at once are safe.
-        crate::MIGRATOR.run(&self.pool).await
-    }
-
-    async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("select 1").execute(&self.pool).await.map(drop)
     }
 
     async fn find(
@@ -432,13 +421,6 @@ impl Store for PgStore {
         .await
     }
 
-    /// Rows whose records are owed to DNS.
-    async fn pending_count(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("select count(*) from pool_allocations where dns_state = 'pending'")
-            .fetch_one(&self.pool)
-            .await
-    }
-
     /// Live allocations of the pool after `after`, by subdomain, at most `limit` (all when
     /// `None`). Keyset, not offset, so every page costs the same.
     async fn list(
@@ -476,22 +458,6 @@ impl Store for PgStore {
         .bind(pool.as_str())
         .fetch_all(&self.pool)
         .await
-    }
-
-    /// The zone's room as last measured.
-    async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error> {
-        let row: Option<(Option<i32>, i32)> = sqlx::query_as(
-            "select record_limit, foreign_records from pool_zones where pool_domain = $1",
-        )
-        .bind(pool.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.and_then(|(limit, foreign)| {
-            limit.map(|record_limit| ZoneRoom {
-                record_limit,
-                foreign_records: foreign,
-            })
-        }))
     }
 
     /// Pools whose room was measured longer than `age` ago, or never.
@@ -568,29 +534,6 @@ impl Store for PgStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(u64::try_from(deleted).unwrap_or_default())
-    }
-
-    /// The allocation's history, oldest first, at most the latest `limit` events.
-    async fn history(
-        &self,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-        limit: i64,
-    ) -> Result<Vec<Event>, sqlx::Error> {
-        // language=PostgreSQL
-        sqlx::query_as(
-            "select event, actor, request_id, detail, at from (
-                 select id, event, actor, request_id, detail, at from allocation_events
-                 where pool_domain = $1 and subdomain = $2
-                 order by id desc
-                 limit $3) as latest
-             order by id",
-        )
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
     }
 }
 

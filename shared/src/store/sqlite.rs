@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::migrate::Migrator;
-use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{FromRow, Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{
-    Activation, Actor, Allocation, Event, Reservation, Store, StoreLock, ZoneRoom, as_i64,
+    Activation, Actor, Allocation, Event, Reservation, SharedQueries, Store, StoreLock, ZoneRoom,
+    as_i64,
 };
 use crate::domain::{PoolDomain, Subdomain};
 
@@ -111,6 +111,31 @@ impl SqliteStore {
     async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
+
+    /// Runs `statement` (an allocation-returning change) and logs `event` for its row, if
+    /// any, in one write transaction.
+    async fn change_logged<'q>(
+        &self,
+        statement: sqlx::query::QueryAs<'q, sqlx::Sqlite, Stored, SqliteArguments<'q>>,
+        event: &str,
+        actor: &Actor,
+        detail: Option<&str>,
+    ) -> Result<Option<Allocation>, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let changed = unwrap(statement.fetch_optional(&mut *tx).await?);
+        if let Some(a) = &changed {
+            log_event(
+                &mut tx,
+                (&a.pool_domain, &a.subdomain),
+                event,
+                actor,
+                detail,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
 }
 
 /// Appends one line to the audit trail, inside the change's transaction.
@@ -137,21 +162,6 @@ async fn log_event(
     .execute(tx)
     .await
     .map(drop)
-}
-
-/// Runs `statement` (an allocation-returning change) and logs `event` for its row, if any.
-async fn change_logged<'q>(
-    tx: &mut SqliteConnection,
-    statement: sqlx::query::QueryAs<'q, sqlx::Sqlite, Stored, sqlx::sqlite::SqliteArguments<'q>>,
-    event: &str,
-    actor: &Actor,
-    detail: Option<&str>,
-) -> Result<Option<Allocation>, sqlx::Error> {
-    let changed = unwrap(statement.fetch_optional(&mut *tx).await?);
-    if let Some(a) = &changed {
-        log_event(tx, (&a.pool_domain, &a.subdomain), event, actor, detail).await?;
-    }
-    Ok(changed)
 }
 
 async fn held_records(
@@ -229,18 +239,12 @@ async fn reserve_logged(
     Ok(made)
 }
 
+shared_queries!(SqliteStore, crate::SQLITE_MIGRATOR);
+
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
-    }
-
-    fn migrator(&self) -> &'static Migrator {
-        &crate::SQLITE_MIGRATOR
-    }
-
-    async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        crate::SQLITE_MIGRATOR.run(&self.pool).await
     }
 
     async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {
@@ -255,10 +259,6 @@ impl Store for SqliteStore {
         sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
             .fetch_one(&self.pool)
             .await
-    }
-
-    async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("select 1").execute(&self.pool).await.map(drop)
     }
 
     async fn find(
@@ -319,7 +319,6 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> Result<Option<Allocation>, sqlx::Error> {
         let hosts = serde_json::to_string(activation.hosts).unwrap_or_else(|_| "[]".to_owned());
-        let mut tx = self.write().await?;
         let statement = sqlx::query_as(concat!(
             "update pool_allocations
              set state = 'active', expires_at = null, sovereign_fqdn = ?4,
@@ -341,9 +340,8 @@ impl Store for SqliteStore {
         .bind(hosts)
         .bind(activation.lease.as_secs_f64());
         let detail = Some(activation.load_balancer_ip);
-        let changed = change_logged(&mut tx, statement, "committed", actor, detail).await?;
-        tx.commit().await?;
-        Ok(changed)
+        self.change_logged(statement, "committed", actor, detail)
+            .await
     }
 
     async fn delete_reservation(
@@ -353,7 +351,6 @@ impl Store for SqliteStore {
         token: Option<Uuid>,
         actor: &Actor,
     ) -> Result<Option<Allocation>, sqlx::Error> {
-        let mut tx = self.write().await?;
         let statement = sqlx::query_as(concat!(
             "delete from pool_allocations
              where pool_domain = ?1 and subdomain = ?2 and state = 'reserved'
@@ -364,9 +361,7 @@ impl Store for SqliteStore {
         .bind(pool.as_str())
         .bind(sub.as_str())
         .bind(token);
-        let changed = change_logged(&mut tx, statement, "released", actor, None).await?;
-        tx.commit().await?;
-        Ok(changed)
+        self.change_logged(statement, "released", actor, None).await
     }
 
     async fn mark_releasing(
@@ -377,7 +372,6 @@ impl Store for SqliteStore {
         lease: Duration,
         actor: &Actor,
     ) -> Result<Option<Allocation>, sqlx::Error> {
-        let mut tx = self.write().await?;
         let statement = sqlx::query_as(concat!(
             "update pool_allocations
              set releasing_since = coalesce(releasing_since, ",
@@ -394,9 +388,8 @@ impl Store for SqliteStore {
         .bind(sub.as_str())
         .bind(lease.as_secs_f64())
         .bind(token);
-        let changed = change_logged(&mut tx, statement, "release-requested", actor, None).await?;
-        tx.commit().await?;
-        Ok(changed)
+        self.change_logged(statement, "release-requested", actor, None)
+            .await
     }
 
     async fn settle(
@@ -528,12 +521,6 @@ impl Store for SqliteStore {
         Ok(rows.into_iter().map(|Stored(a)| a).collect())
     }
 
-    async fn pending_count(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("select count(*) from pool_allocations where dns_state = 'pending'")
-            .fetch_one(&self.pool)
-            .await
-    }
-
     async fn list_all(&self, pool: &PoolDomain) -> Result<Vec<Allocation>, sqlx::Error> {
         let rows: Vec<Stored> = sqlx::query_as(concat!(
             "select ",
@@ -580,21 +567,6 @@ impl Store for SqliteStore {
         .bind(pool.as_str())
         .fetch_all(&self.pool)
         .await
-    }
-
-    async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error> {
-        let row: Option<(Option<i32>, i32)> = sqlx::query_as(
-            "select record_limit, foreign_records from pool_zones where pool_domain = ?1",
-        )
-        .bind(pool.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.and_then(|(limit, foreign)| {
-            limit.map(|record_limit| ZoneRoom {
-                record_limit,
-                foreign_records: foreign,
-            })
-        }))
     }
 
     async fn stale_zones(
@@ -666,26 +638,5 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(u64::try_from(deleted.len()).unwrap_or(u64::MAX))
-    }
-
-    async fn history(
-        &self,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-        limit: i64,
-    ) -> Result<Vec<Event>, sqlx::Error> {
-        sqlx::query_as(
-            "select event, actor, request_id, detail, at from (
-                 select id, event, actor, request_id, detail, at from allocation_events
-                 where pool_domain = ?1 and subdomain = ?2
-                 order by id desc
-                 limit ?3)
-             order by id",
-        )
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
     }
 }
