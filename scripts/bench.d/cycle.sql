@@ -21,7 +21,7 @@ with changed as (
         load_balancer_ip = '203.0.113.10', dns_hosts = array['*', 'console'],
         dns_state = 'synced', dns_version = dns_version + 1
     where pool_domain = 'openova.io' and subdomain = 'c' || :n || '-' || :client_id
-      and state = 'reserved' and reservation_token = :'token' and expires_at > now()
+      and state = 'reserved' and reservation_token = :token::uuid and expires_at > now()
     returning pool_domain, subdomain, load_balancer_ip),
 logged as (insert into allocation_events (pool_domain, subdomain, event, actor, request_id, detail)
     select pool_domain, subdomain, 'committed', 'bench', null, load_balancer_ip from changed)

@@ -102,6 +102,9 @@ fn connect_lazy(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             let pool = PgPoolOptions::new()
                 .max_connections(config.db_max_connections)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
+                // sqlx already pings every connection it takes back; a second ping before
+                // each use would add a round trip to every query.
+                .test_before_acquire(false)
                 .connect_lazy_with(options);
             Ok(Arc::new(PgStore::new(pool)))
         }

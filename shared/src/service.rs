@@ -16,7 +16,7 @@ use crate::dns::{DnsError, DnsProvider, SovereignRecords, ZoneUsage};
 use crate::domain::{ManagedDomains, PoolDomain, Subdomain};
 use crate::metrics::Metrics;
 use crate::store::{
-    Activation, Actor, Allocation, DnsState, Event, Reservation, State, Store, ZoneRoom,
+    Activation, Actor, Allocation, DnsState, Event, Release, Reservation, State, Store, ZoneRoom,
 };
 use crate::{Config, Error};
 
@@ -337,27 +337,24 @@ impl Pdm {
         actor: &Actor,
     ) -> Result<(String, DnsSync), Error> {
         let fqdn = pool.fqdn(sub)?;
-        if self
+        match self
             .store
-            .delete_reservation(pool, sub, token, actor)
+            .release(pool, sub, token, self.dns_lease, actor)
             .await?
-            .is_some()
         {
-            info!("released a reservation");
-            return Ok((fqdn, DnsSync::Written));
-        }
-        if self
-            .store
-            .mark_releasing(pool, sub, token, self.dns_lease, actor)
-            .await?
-            .is_none()
-        {
-            let exists = self.store.find(pool, sub).await?.is_some();
-            return Err(if exists && token.is_some() {
-                Error::TokenMismatch
-            } else {
-                Error::NotFound
-            });
+            Some(Release::Freed(_)) => {
+                info!("released a reservation");
+                return Ok((fqdn, DnsSync::Written));
+            }
+            Some(Release::Releasing(_)) => {}
+            None => {
+                let exists = self.store.find(pool, sub).await?.is_some();
+                return Err(if exists && token.is_some() {
+                    Error::TokenMismatch
+                } else {
+                    Error::NotFound
+                });
+            }
         }
         let sync = self.sync(pool, sub, actor).await;
         info!(?sync, "released an allocation");

@@ -9,8 +9,8 @@ use http::{Method, StatusCode};
 use pdm_core::dns::InMemory;
 use pdm_core::domain::{ManagedDomains, PoolDomain, Subdomain};
 use pdm_core::store::{
-    Activation, Actor, DnsState, PgStore, Reservation, SharedQueries, SqliteStore, State, Store,
-    ZoneRoom,
+    Activation, Actor, DnsState, PgStore, Release, Reservation, SharedQueries, SqliteStore, State,
+    Store, ZoneRoom,
 };
 use pdm_tests::{LB_IP, POOL, config, request, send_in_process};
 use serde_json::json;
@@ -280,14 +280,16 @@ store_test!(a_release_is_owed_until_settled_then_the_row_goes, |store| {
     let wrong_token = Some(uuid::Uuid::new_v4());
 
     let refused = store
-        .mark_releasing(&pool(), &sub("acme"), wrong_token, lease, &actor())
+        .release(&pool(), &sub("acme"), wrong_token, lease, &actor())
         .await
         .unwrap();
-    let releasing = store
-        .mark_releasing(&pool(), &sub("acme"), None, lease, &actor())
+    let Some(Release::Releasing(releasing)) = store
+        .release(&pool(), &sub("acme"), None, lease, &actor())
         .await
         .unwrap()
-        .unwrap();
+    else {
+        panic!("an active allocation is marked releasing");
+    };
     let listed = store.list(&pool(), None, None).await.unwrap();
     store
         .settle(&pool(), &sub("acme"), releasing.dns_version, &actor())
@@ -315,17 +317,18 @@ store_test!(a_reservation_is_deleted_only_with_its_token, |store| {
     let token = reserved(store.as_ref(), "acme").await;
     let other = Some(uuid::Uuid::new_v4());
 
+    let lease = Duration::from_secs(30);
     let refused = store
-        .delete_reservation(&pool(), &sub("acme"), other, &actor())
+        .release(&pool(), &sub("acme"), other, lease, &actor())
         .await
         .unwrap();
     let deleted = store
-        .delete_reservation(&pool(), &sub("acme"), Some(token), &actor())
+        .release(&pool(), &sub("acme"), Some(token), lease, &actor())
         .await
         .unwrap();
 
     assert!(refused.is_none());
-    assert_eq!(deleted.unwrap().reservation_token, token);
+    assert!(matches!(deleted, Some(Release::Freed(a)) if a.reservation_token == token));
     assert!(store.find(&pool(), &sub("acme")).await.unwrap().is_none());
     assert_eq!(
         events(store.as_ref(), "acme").await,

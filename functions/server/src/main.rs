@@ -39,7 +39,9 @@ async fn run(config: Config, ctx: Arc<Ctx>) -> anyhow::Result<()> {
 /// Every `interval` until shutdown: deletes lapsed reservations and retries owed DNS changes.
 /// A run in progress finishes before the task stops.
 async fn maintain_until(ctx: Arc<Ctx>, interval: Duration, shutdown: Shutdown) {
-    let mut ticks = tokio::time::interval(interval);
+    // The first run waits one interval: start-up answers its probes first, and a change owed
+    // before a restart is not due before its lease (two intervals) ends anyway.
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

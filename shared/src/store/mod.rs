@@ -184,6 +184,15 @@ pub enum Reservation {
     Full,
 }
 
+/// What a release did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Release {
+    /// A reservation, deleted: the name is free.
+    Freed(Box<Allocation>),
+    /// An allocation, now releasing: free once its records are gone.
+    Releasing(Box<Allocation>),
+}
+
 /// Held while a change that must not overlap with others of the same key runs; dropping it
 /// lets the next one in.
 pub struct StoreLock(#[allow(dead_code)] Box<dyn Send + Sync>);
@@ -252,24 +261,18 @@ pub trait Store: SharedQueries {
         activation: &Activation<'_>,
         actor: &Actor,
     ) -> Result<Option<Allocation>, sqlx::Error>;
-    /// Deletes the name if it is only reserved (and holds `token`, when one is given).
-    async fn delete_reservation(
-        &self,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-        token: Option<Uuid>,
-        actor: &Actor,
-    ) -> Result<Option<Allocation>, sqlx::Error>;
-    /// Marks an active allocation (holding `token`, when given) as releasing: its records are
-    /// owed to removal, and the releasing request has `lease` before the reconciler may retry.
-    async fn mark_releasing(
+    /// Frees the name (holding `token`, when one is given): a reservation is deleted at once;
+    /// an active allocation is marked releasing, its records owed to removal, and the
+    /// releasing request has `lease` before the reconciler may retry. `None` when neither
+    /// applies.
+    async fn release(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
         token: Option<Uuid>,
         lease: Duration,
         actor: &Actor,
-    ) -> Result<Option<Allocation>, sqlx::Error>;
+    ) -> Result<Option<Release>, sqlx::Error>;
     /// DNS now holds what `version` of the row asked for: mark it synced, or delete the row
     /// when that was a release. A row changed since (a newer version) stays pending.
     async fn settle(

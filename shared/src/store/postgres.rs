@@ -9,8 +9,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    Activation, Actor, Allocation, Event, Reservation, SharedQueries, Store, StoreLock, ZoneRoom,
-    as_i64,
+    Activation, Actor, Allocation, Event, Release, Reservation, SharedQueries, Store, StoreLock,
+    ZoneRoom, as_i64,
 };
 use crate::domain::{PoolDomain, Subdomain};
 
@@ -176,42 +176,6 @@ impl Store for PgStore {
         .await
     }
 
-    /// Deletes the name if it is only reserved (a reservation has no records to remove), and
-    /// holds `token` when one is given.
-    async fn delete_reservation(
-        &self,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-        token: Option<Uuid>,
-        actor: &Actor,
-    ) -> Result<Option<Allocation>, sqlx::Error> {
-        // language=PostgreSQL
-        sqlx::query_as(concat!(
-            "with changed as (
-                 delete from pool_allocations
-                 where pool_domain = $1 and subdomain = $2 and state = 'reserved'
-                   and ($3::uuid is null or reservation_token = $3)
-                 returning ",
-            allocation_columns!(),
-            ")",
-            log_events!(
-                "changed",
-                event = "'released'",
-                actor = "$4",
-                request = "$5",
-                detail = "null"
-            ),
-            " select * from changed"
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(token)
-        .bind(&actor.name)
-        .bind(&actor.request_id)
-        .fetch_optional(&self.pool)
-        .await
-    }
-
     /// The newest migration applied, if the schema exists.
     async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
@@ -219,31 +183,39 @@ impl Store for PgStore {
             .await
     }
 
-    /// Marks an active allocation (holding `token`, when given) as releasing: its records are
-    /// now owed to removal, and the releasing request has `lease` before the reconciler may
-    /// retry that.
-    async fn mark_releasing(
+    async fn release(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
         token: Option<Uuid>,
         lease: Duration,
         actor: &Actor,
-    ) -> Result<Option<Allocation>, sqlx::Error> {
+    ) -> Result<Option<Release>, sqlx::Error> {
+        // One statement: both branches see one snapshot, where the row is either reserved or
+        // active, so at most one of them changes it.
         // language=PostgreSQL
-        sqlx::query_as(concat!(
-            "with changed as (
-                 update pool_allocations
-                 set releasing_since = coalesce(releasing_since, now()), dns_state = 'pending',
-                     dns_version = dns_version + 1, dns_attempts = 0, dns_retry_at = now() + $3
-                 where pool_domain = $1 and subdomain = $2 and state = 'active'
-                   and ($4::uuid is null or reservation_token = $4)
+        let released: Option<Released> = sqlx::query_as(concat!(
+            "with freed as (
+                 delete from pool_allocations
+                 where pool_domain = $1 and subdomain = $2 and state = 'reserved'
+                   and ($3::uuid is null or reservation_token = $3)
                  returning ",
             allocation_columns!(),
-            ")",
+            "), releasing as (
+                 update pool_allocations
+                 set releasing_since = coalesce(releasing_since, now()), dns_state = 'pending',
+                     dns_version = dns_version + 1, dns_attempts = 0, dns_retry_at = now() + $4
+                 where pool_domain = $1 and subdomain = $2 and state = 'active'
+                   and ($3::uuid is null or reservation_token = $3)
+                 returning ",
+            allocation_columns!(),
+            "), changed as (
+                 select *, true as freed from freed
+                 union all
+                 select *, false from releasing)",
             log_events!(
                 "changed",
-                event = "'release-requested'",
+                event = "case when freed then 'released' else 'release-requested' end",
                 actor = "$5",
                 request = "$6",
                 detail = "null"
@@ -252,12 +224,13 @@ impl Store for PgStore {
         ))
         .bind(pool.as_str())
         .bind(sub.as_str())
-        .bind(lease)
         .bind(token)
+        .bind(lease)
         .bind(&actor.name)
         .bind(&actor.request_id)
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        Ok(released.map(Released::into_release))
     }
 
     /// DNS now holds what `version` of the row asked for: mark it synced, or delete the row
@@ -294,7 +267,10 @@ impl Store for PgStore {
                 request = "$5",
                 detail = "null"
             ),
-            " select 1"
+            // Settling only records what DNS already holds. Should a crash lose it, the row is
+            // still owed and the reconciler applies the (idempotent) change again; so this
+            // commit need not wait for the disk.
+            " select set_config('synchronous_commit', 'off', true)"
         ))
         .bind(pool.as_str())
         .bind(sub.as_str())
@@ -498,10 +474,6 @@ impl Store for PgStore {
     /// A transaction-scoped advisory lock: a crashed holder releases it with its connection.
     async fn lock(&self, key: &str) -> Result<StoreLock, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        // Waiting longer than this means something is stuck; the change stays pending instead.
-        sqlx::query("set local lock_timeout = '60s'")
-            .execute(&mut *tx)
-            .await?;
         lock(&mut tx, key).await?;
         // Dropping the transaction rolls it back, which releases the lock.
         Ok(StoreLock(Box::new(tx)))
@@ -537,12 +509,36 @@ impl Store for PgStore {
     }
 }
 
+/// Takes the transaction-scoped advisory lock `key`, in one round trip. Waiting longer than
+/// 60 s means something is stuck: the caller fails instead (a DNS change stays pending).
 async fn lock(tx: &mut sqlx::PgConnection, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(format!("pdm:{key}"))
-        .execute(tx)
-        .await
-        .map(drop)
+    sqlx::query(
+        "select set_config('lock_timeout', '60s', true),
+                pg_advisory_xact_lock(hashtextextended($1, 0))",
+    )
+    .bind(format!("pdm:{key}"))
+    .execute(tx)
+    .await
+    .map(drop)
+}
+
+/// A released row and which way it went.
+#[derive(sqlx::FromRow)]
+struct Released {
+    #[sqlx(flatten)]
+    allocation: Allocation,
+    freed: bool,
+}
+
+impl Released {
+    fn into_release(self) -> Release {
+        let allocation = Box::new(self.allocation);
+        if self.freed {
+            Release::Freed(allocation)
+        } else {
+            Release::Releasing(allocation)
+        }
+    }
 }
 
 type AllocationQuery<'q> =

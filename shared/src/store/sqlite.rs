@@ -15,8 +15,8 @@ use sqlx::{FromRow, Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{
-    Activation, Actor, Allocation, Event, Reservation, SharedQueries, Store, StoreLock, ZoneRoom,
-    as_i64,
+    Activation, Actor, Allocation, Event, Release, Reservation, SharedQueries, Store, StoreLock,
+    ZoneRoom, as_i64,
 };
 use crate::domain::{PoolDomain, Subdomain};
 
@@ -344,52 +344,56 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn delete_reservation(
-        &self,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-        token: Option<Uuid>,
-        actor: &Actor,
-    ) -> Result<Option<Allocation>, sqlx::Error> {
-        let statement = sqlx::query_as(concat!(
-            "delete from pool_allocations
-             where pool_domain = ?1 and subdomain = ?2 and state = 'reserved'
-               and (?3 is null or reservation_token = ?3)
-             returning ",
-            allocation_columns!()
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(token);
-        self.change_logged(statement, "released", actor, None).await
-    }
-
-    async fn mark_releasing(
+    async fn release(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
         token: Option<Uuid>,
         lease: Duration,
         actor: &Actor,
-    ) -> Result<Option<Allocation>, sqlx::Error> {
-        let statement = sqlx::query_as(concat!(
-            "update pool_allocations
-             set releasing_since = coalesce(releasing_since, ",
-            now!(),
-            "), dns_state = 'pending', dns_version = dns_version + 1, dns_attempts = 0,
-                 dns_retry_at = ",
-            now_plus!("?3"),
-            " where pool_domain = ?1 and subdomain = ?2 and state = 'active'
-               and (?4 is null or reservation_token = ?4)
+    ) -> Result<Option<Release>, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let freed = sqlx::query_as(concat!(
+            "delete from pool_allocations
+             where pool_domain = $1 and subdomain = $2 and state = 'reserved'
+               and ($3 is null or reservation_token = $3)
              returning ",
             allocation_columns!()
         ))
         .bind(pool.as_str())
         .bind(sub.as_str())
-        .bind(lease.as_secs_f64())
-        .bind(token);
-        self.change_logged(statement, "release-requested", actor, None)
-            .await
+        .bind(token)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let released = match unwrap(freed) {
+            Some(freed) => Some((Release::Freed(Box::new(freed)), "released")),
+            None => unwrap(
+                sqlx::query_as(concat!(
+                    "update pool_allocations
+                     set releasing_since = coalesce(releasing_since, ",
+                    now!(),
+                    "), dns_state = 'pending', dns_version = dns_version + 1, dns_attempts = 0,
+                         dns_retry_at = ",
+                    now_plus!("$4"),
+                    " where pool_domain = $1 and subdomain = $2 and state = 'active'
+                       and ($3 is null or reservation_token = $3)
+                     returning ",
+                    allocation_columns!()
+                ))
+                .bind(pool.as_str())
+                .bind(sub.as_str())
+                .bind(token)
+                .bind(lease.as_secs_f64())
+                .fetch_optional(&mut *tx)
+                .await?,
+            )
+            .map(|releasing| (Release::Releasing(Box::new(releasing)), "release-requested")),
+        };
+        if let Some((Release::Freed(a) | Release::Releasing(a), event)) = &released {
+            log_event(&mut tx, (&a.pool_domain, &a.subdomain), event, actor, None).await?;
+        }
+        tx.commit().await?;
+        Ok(released.map(|(release, _)| release))
     }
 
     async fn settle(
