@@ -19,6 +19,12 @@ macro_rules! shared_queries {
                 $migrator.run(&self.pool).await
             }
 
+            fn connections(&self) -> (u32, u32) {
+                let size = self.pool.size();
+                let idle = u32::try_from(self.pool.num_idle()).unwrap_or(size);
+                (idle, size)
+            }
+
             async fn ping(&self) -> Result<(), sqlx::Error> {
                 sqlx::query("select 1").execute(&self.pool).await.map(drop)
             }
@@ -204,6 +210,8 @@ pub trait SharedQueries: Send + Sync {
     fn migrator(&self) -> &'static Migrator;
     /// Applies the backend's migrations; safe when several processes start at once.
     async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError>;
+    /// The connection pool's (idle, open) connections.
+    fn connections(&self) -> (u32, u32);
     /// Answers when the database does.
     async fn ping(&self) -> Result<(), sqlx::Error>;
     /// How many rows owe DNS a change.

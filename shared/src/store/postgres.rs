@@ -363,12 +363,11 @@ impl Store for PgStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let size = self.pool.size();
-        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(size);
+        let pending = self.pending_count().await?;
         Ok(crate::metrics::TableState::from_counts(
             rows,
-            self.pending_count().await?,
-            (idle, size),
+            pending,
+            self.connections(),
         ))
     }
 
