@@ -3,10 +3,11 @@
 //! number of replicas may share it. SQLite ([`sqlite`]) is the embedded default for first runs
 //! and single-process use. Both pass the same conformance suite (`tests/api/store.rs`).
 
-/// [`SharedQueries`] for a backend whose `pool` field is a sqlx pool and whose schema is
-/// `$migrator`: the SQL both backends speak alike (sqlx binds `$N` on SQLite too), written once.
+/// [`SharedQueries`] for a backend whose `pool` field is a sqlx pool, whose schema is
+/// `$migrator` and whose clock reads `$now`: the SQL both backends speak alike (sqlx binds `$N`
+/// on SQLite too), written once.
 macro_rules! shared_queries {
-    ($store:ty, $migrator:path) => {
+    ($store:ty, $migrator:path, now = $($now:tt)+) => {
         #[async_trait::async_trait]
         impl super::SharedQueries for $store {
             fn migrator(&self) -> &'static sqlx::migrate::Migrator {
@@ -27,6 +28,26 @@ macro_rules! shared_queries {
 
             async fn ping(&self) -> Result<(), sqlx::Error> {
                 sqlx::query("select 1").execute(&self.pool).await.map(drop)
+            }
+
+            async fn table_state(&self) -> Result<crate::metrics::TableState, sqlx::Error> {
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(concat!(
+                    "select pool_domain,
+                            case when releasing_since is not null then 'releasing' else state end,
+                            count(*)
+                     from pool_allocations
+                     where not (state = 'reserved' and expires_at <= ",
+                    $($now)+,
+                    ") group by 1, 2"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                let pending = self.pending_count().await?;
+                Ok(crate::metrics::TableState::from_counts(
+                    rows,
+                    pending,
+                    self.connections(),
+                ))
             }
 
             async fn pending_count(&self) -> Result<i64, sqlx::Error> {
@@ -214,6 +235,8 @@ pub trait SharedQueries: Send + Sync {
     fn connections(&self) -> (u32, u32);
     /// Answers when the database does.
     async fn ping(&self) -> Result<(), sqlx::Error>;
+    /// Live allocations by pool and state, rows owed to DNS, and connection pool use.
+    async fn table_state(&self) -> Result<crate::metrics::TableState, sqlx::Error>;
     /// How many rows owe DNS a change.
     async fn pending_count(&self) -> Result<i64, sqlx::Error>;
     /// The zone's room as last measured.
@@ -308,8 +331,6 @@ pub trait Store: SharedQueries {
         batch: i64,
         lease: Duration,
     ) -> Result<Vec<(String, String)>, sqlx::Error>;
-    /// Live allocations by pool and state, rows owed to DNS, and connection pool use.
-    async fn table_state(&self) -> Result<crate::metrics::TableState, sqlx::Error>;
     /// Rows whose DNS change is owed, soonest first.
     async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error>;
     /// Every row of the pool, lapsed or releasing included.

@@ -9,8 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    Activation, Actor, Allocation, Event, Release, Reservation, SharedQueries, Store, StoreLock,
-    ZoneRoom, as_i64,
+    Activation, Actor, Allocation, Event, Release, Reservation, Store, StoreLock, ZoneRoom, as_i64,
 };
 use crate::domain::{PoolDomain, Subdomain};
 
@@ -61,7 +60,7 @@ impl PgStore {
     }
 }
 
-shared_queries!(PgStore, crate::MIGRATOR);
+shared_queries!(PgStore, crate::MIGRATOR, now = "now()");
 
 #[async_trait::async_trait]
 impl Store for PgStore {
@@ -348,27 +347,6 @@ impl Store for PgStore {
         .bind(lease)
         .fetch_all(&self.pool)
         .await
-    }
-
-    /// Live allocations by pool and state (`releasing` apart), and rows owed to DNS.
-    async fn table_state(&self) -> Result<crate::metrics::TableState, sqlx::Error> {
-        // language=PostgreSQL
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "select pool_domain,
-                    case when releasing_since is not null then 'releasing' else state end,
-                    count(*)
-             from pool_allocations
-             where not (state = 'reserved' and expires_at <= now())
-             group by 1, 2",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let pending = self.pending_count().await?;
-        Ok(crate::metrics::TableState::from_counts(
-            rows,
-            pending,
-            self.connections(),
-        ))
     }
 
     /// Rows whose DNS change is owed, soonest first.

@@ -15,8 +15,7 @@ use sqlx::{FromRow, Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{
-    Activation, Actor, Allocation, Event, Release, Reservation, SharedQueries, Store, StoreLock,
-    ZoneRoom, as_i64,
+    Activation, Actor, Allocation, Event, Release, Reservation, Store, StoreLock, ZoneRoom, as_i64,
 };
 use crate::domain::{PoolDomain, Subdomain};
 
@@ -239,7 +238,11 @@ async fn reserve_logged(
     Ok(made)
 }
 
-shared_queries!(SqliteStore, crate::SQLITE_MIGRATOR);
+shared_queries!(
+    SqliteStore,
+    crate::SQLITE_MIGRATOR,
+    now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+);
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
@@ -491,26 +494,6 @@ impl Store for SqliteStore {
         .bind(lease.as_secs_f64())
         .fetch_all(&self.pool)
         .await
-    }
-
-    async fn table_state(&self) -> Result<crate::metrics::TableState, sqlx::Error> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(concat!(
-            "select pool_domain,
-                    case when releasing_since is not null then 'releasing' else state end,
-                    count(*)
-             from pool_allocations
-             where not (state = 'reserved' and expires_at <= ",
-            now!(),
-            ") group by 1, 2"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        let pending = self.pending_count().await?;
-        Ok(crate::metrics::TableState::from_counts(
-            rows,
-            pending,
-            self.connections(),
-        ))
     }
 
     async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error> {
