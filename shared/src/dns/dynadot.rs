@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::{DnsError, DnsProvider, RetryPolicy, SovereignRecords, ZoneUsage, http_client, redact};
+use super::{DnsError, DnsProvider, RetryPolicy, SovereignRecords, ZoneUsage, http_client};
 use crate::domain::PoolDomain;
 
 /// Dynadot's per-zone limits.
@@ -297,7 +297,7 @@ impl Dynadot {
     async fn call(&self, query: &[(String, String)], answer_key: &str) -> Result<Value, DnsError> {
         let command = query.first().map_or("", |(_, c)| c.as_str());
         self.retry
-            .run(command, || self.request(query, answer_key))
+            .run(command, &self.key, || self.request(query, answer_key))
             .await
     }
 
@@ -306,9 +306,9 @@ impl Dynadot {
         query: &[(String, String)],
         answer_key: &str,
     ) -> Result<Value, DnsError> {
-        // reqwest errors quote the URL, which carries the key: strip it from every one.
-        let transport =
-            |e: reqwest::Error| DnsError::Unavailable(self.redact(e.without_url().to_string()));
+        // reqwest errors quote the URL, which carries the key: strip it from every one (and
+        // `RetryPolicy::run` scrubs the key from whatever text is left).
+        let transport = |e: reqwest::Error| DnsError::Unavailable(e.without_url().to_string());
         let response = self
             .http
             .get(&self.url)
@@ -332,17 +332,7 @@ impl Dynadot {
                 "api3 answered HTTP {status} with a body that is not JSON"
             ))
         })?;
-        api_answer(&body, answer_key)
-            .cloned()
-            .map_err(|error| match error {
-                DnsError::Unavailable(m) => DnsError::Unavailable(self.redact(m)),
-                DnsError::Refused(m) => DnsError::Refused(self.redact(m)),
-            })
-    }
-
-    /// Error texts are built from what api3 sends back; make sure none can carry the key.
-    fn redact(&self, message: String) -> String {
-        redact(message, &self.key)
+        api_answer(&body, answer_key).cloned()
     }
 }
 

@@ -72,6 +72,22 @@ impl DnsError {
     pub fn is_passing(&self) -> bool {
         matches!(self, Self::Unavailable(_))
     }
+
+    /// Error texts quote what a provider sent back: the same error with `key` scrubbed.
+    fn redacted(self, key: &SecretString) -> Self {
+        let key = key.expose_secret();
+        let scrub = |message: String| {
+            if key.is_empty() {
+                message
+            } else {
+                message.replace(key, "[REDACTED]")
+            }
+        };
+        match self {
+            Self::Unavailable(message) => Self::Unavailable(scrub(message)),
+            Self::Refused(message) => Self::Refused(scrub(message)),
+        }
+    }
 }
 
 /// How often and how patiently a passing failure is retried within one call.
@@ -93,8 +109,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Runs `attempt` again, with backoff and jitter, while it fails in passing.
-    async fn run<T, Fut>(&self, what: &str, attempt: impl FnMut() -> Fut) -> Result<T, DnsError>
+    /// Runs `attempt` again, with backoff and jitter, while it fails in passing. Every error,
+    /// logged or returned, has `key` scrubbed from its text first.
+    async fn run<T, Fut>(
+        &self,
+        what: &str,
+        key: &SecretString,
+        mut attempt: impl FnMut() -> Fut,
+    ) -> Result<T, DnsError>
     where
         Fut: Future<Output = Result<T, DnsError>>,
     {
@@ -103,7 +125,11 @@ impl RetryPolicy {
             .with_max_delay(self.max_delay)
             .with_max_times(self.attempts.saturating_sub(1))
             .with_jitter();
-        attempt
+        let redacted_attempt = || {
+            let attempt = attempt();
+            async move { attempt.await.map_err(|error| error.redacted(key)) }
+        };
+        redacted_attempt
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(DnsError::is_passing)
@@ -126,16 +152,6 @@ fn http_client(
         .map_err(|e| {
             DnsError::Refused(format!("cannot build the HTTP client: {}", e.without_url()))
         })
-}
-
-/// Error texts quote what a provider sent back; make sure none can carry its key.
-fn redact(message: String, key: &SecretString) -> String {
-    let key = key.expose_secret();
-    if key.is_empty() {
-        message
-    } else {
-        message.replace(key, "[REDACTED]")
-    }
 }
 
 /// Writes and removes a sovereign's records. Both are idempotent, so a retry converges.

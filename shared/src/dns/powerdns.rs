@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     DnsError, DnsProvider, RECORD_TTL, RetryPolicy, SovereignRecords, ZoneUsage, http_client,
-    redact,
 };
 use crate::domain::PoolDomain;
 
@@ -178,12 +177,10 @@ impl PowerDns {
     ) -> Result<bytes::Bytes, DnsError> {
         let what = format!("{method} zone {pool}");
         self.retry
-            .run(&what, || self.request(method.clone(), pool, body))
-            .await
-            .map_err(|error| match error {
-                DnsError::Unavailable(m) => DnsError::Unavailable(redact(m, &self.key)),
-                DnsError::Refused(m) => DnsError::Refused(redact(m, &self.key)),
+            .run(&what, &self.key, || {
+                self.request(method.clone(), pool, body)
             })
+            .await
     }
 
     async fn request(
