@@ -147,8 +147,9 @@ fn dns_provider(config: &Config) -> anyhow::Result<Arc<dyn dns::DnsProvider>> {
     match config.dns_provider {
         DnsProviderKind::LogOnly => {
             tracing::warn!(
-                "PDM_DNS_PROVIDER is log (or no DYNADOT_API_KEY is set): using the LOG-ONLY \
-                 DNS provider, no records will be written"
+                "PDM_DNS_PROVIDER is log, or no provider's key is set (DYNADOT_API_KEY, or \
+                 PDNS_API_URL and PDNS_API_KEY): using the LOG-ONLY DNS provider, no records \
+                 will be written"
             );
             Ok(Arc::new(dns::LogOnly))
         }

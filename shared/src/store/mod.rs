@@ -16,7 +16,7 @@ macro_rules! shared_queries {
 
             async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
                 // On PostgreSQL, sqlx holds an advisory lock while it migrates, so replicas
-                // starting at once are safe; SQLite's write lock does the same.
+                // starting at once are safe. SQLite serves one process.
                 $migrator.run(&self.pool).await
             }
 
@@ -254,8 +254,6 @@ pub trait SharedQueries: Send + Sync {
 /// decides races by itself, so callers never need a transaction of their own.
 #[async_trait::async_trait]
 pub trait Store: SharedQueries {
-    /// `postgresql` or `sqlite`, for logs and metrics.
-    fn backend(&self) -> &'static str;
     /// The newest migration applied, if the schema exists.
     async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error>;
 

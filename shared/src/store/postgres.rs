@@ -54,20 +54,12 @@ impl PgStore {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
 }
 
 shared_queries!(PgStore, crate::MIGRATOR, now = "now()");
 
 #[async_trait::async_trait]
 impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgresql"
-    }
-
     async fn find(
         &self,
         pool: &PoolDomain,

@@ -101,10 +101,6 @@ impl SqliteStore {
         }
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
     /// A write transaction: it takes SQLite's write lock at once, so a read inside it can
     /// never be overtaken by another writer.
     async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
@@ -238,18 +234,10 @@ async fn reserve_logged(
     Ok(made)
 }
 
-shared_queries!(
-    SqliteStore,
-    crate::SQLITE_MIGRATOR,
-    now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-);
+shared_queries!(SqliteStore, crate::SQLITE_MIGRATOR, now = now!());
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
     async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error> {
         let exists: bool = sqlx::query_scalar(
             "select exists (select 1 from sqlite_master where name = '_sqlx_migrations')",
