@@ -21,7 +21,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 use crate::config::Database;
@@ -63,8 +63,9 @@ impl Ctx {
     }
 
     /// For tests and tools that bring their own PostgreSQL pool and provider.
-    pub fn with_pool(config: &Config, pool: PgPool, dns: Arc<dyn dns::DnsProvider>) -> Arc<Self> {
-        Self::with_store(config, Arc::new(PgStore::new(pool)), dns)
+    /// The store connects to `pool`'s database, as many connections and waiting as long.
+    pub fn with_pool(config: &Config, pool: &PgPool, dns: Arc<dyn dns::DnsProvider>) -> Arc<Self> {
+        Self::with_store(config, Arc::new(PgStore::like(pool)), dns)
     }
 
     pub fn with_store(
@@ -99,14 +100,11 @@ fn connect_lazy(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 ),
                 "store: PostgreSQL"
             );
-            let pool = PgPoolOptions::new()
-                .max_connections(config.db_max_connections)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                // sqlx already pings every connection it takes back; a second ping before
-                // each use would add a round trip to every query.
-                .test_before_acquire(false)
-                .connect_lazy_with(options);
-            Ok(Arc::new(PgStore::new(pool)))
+            Ok(Arc::new(PgStore::new(
+                options,
+                config.db_max_connections,
+                ACQUIRE_TIMEOUT,
+            )))
         }
         Database::Sqlite { path, defaulted } => {
             if *defaulted {

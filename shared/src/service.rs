@@ -579,8 +579,10 @@ impl Pdm {
         work: impl Future<Output = T>,
     ) -> Result<T, Error> {
         let _gate = self.dns_gate.lock().await;
-        let _lock = self.store.lock(&self.dns.lock_key(pool)).await?;
-        Ok(work.await)
+        let lock = self.store.lock(&self.dns.lock_key(pool)).await?;
+        let done = work.await;
+        lock.release().await;
+        Ok(done)
     }
 
     /// Makes DNS hold what the row of `sub` says, under the zone's lock. Failures leave the

@@ -33,7 +33,7 @@ async fn healthz_is_503_when_the_database_does_not_answer() {
         .acquire_timeout(Duration::from_millis(300))
         .connect_lazy(config.postgres_url().unwrap())
         .unwrap();
-    let endpoint = Endpoint::router(Ctx::with_pool(&config, unreachable, Arc::new(LogOnly)));
+    let endpoint = Endpoint::router(Ctx::with_pool(&config, &unreachable, Arc::new(LogOnly)));
 
     // Act
     let health = endpoint

@@ -40,6 +40,7 @@ mod audit;
 mod check;
 mod cli;
 mod commit;
+mod connections;
 mod dynadot;
 mod health;
 mod lambda;

@@ -87,7 +87,7 @@ contract_test!(a_trailing_slash_reaches_the_same_route, [], |app| {
 async fn a_single_route_endpoint_serves_only_its_route(db: PgPool) {
     // Arrange: what a per-endpoint function serves.
     let app = TestApp::new(db.clone());
-    let ctx = pdm_core::Ctx::with_pool(&config(&[]), db, app.memory_dns.clone().unwrap());
+    let ctx = pdm_core::Ctx::with_pool(&config(&[]), &db, app.memory_dns.clone().unwrap());
     let check_only = app.with_endpoint(Endpoint::serving(ctx, &[Route::Check]));
 
     // Act

@@ -79,7 +79,7 @@ async fn secrets_stay_out_of_logs_and_answers_on_every_error_path(db: PgPool) {
         .unwrap();
     let endpoint = Endpoint::router(Ctx::with_pool(
         &down,
-        unreachable,
+        &unreachable,
         Arc::new(pdm_core::dns::LogOnly),
     ));
     let outage = TestApp::new(app.db.clone()).with_endpoint(endpoint);

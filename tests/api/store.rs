@@ -27,7 +27,7 @@ macro_rules! store_test {
 
             #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
             async fn postgresql(db: PgPool) {
-                run(Arc::new(PgStore::new(db))).await;
+                run(Arc::new(PgStore::like(&db))).await;
             }
 
             #[tokio::test]

@@ -97,7 +97,7 @@ impl TestApp {
     }
 
     pub fn with_provider(db: PgPool, config: &Config, dns: Arc<dyn DnsProvider>) -> Self {
-        let ctx = Ctx::with_pool(config, db.clone(), dns);
+        let ctx = Ctx::with_pool(config, &db, dns);
         Self {
             endpoint: Endpoint::router(ctx.clone()),
             ctx,

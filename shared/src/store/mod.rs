@@ -15,9 +15,7 @@ macro_rules! shared_queries {
             }
 
             async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-                // On PostgreSQL, sqlx holds an advisory lock while it migrates, so replicas
-                // starting at once are safe. SQLite serves one process.
-                $migrator.run(&self.pool).await
+                self.run_migrations().await
             }
 
             fn connections(&self) -> (u32, u32) {
@@ -101,6 +99,7 @@ macro_rules! shared_queries {
     };
 }
 
+mod connections;
 pub mod postgres;
 pub mod sqlite;
 
@@ -112,6 +111,7 @@ use uuid::Uuid;
 
 use crate::domain::{PoolDomain, Subdomain};
 
+pub use connections::Connections;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -220,9 +220,26 @@ pub enum Release {
     Releasing(Box<Allocation>),
 }
 
-/// Held while a change that must not overlap with others of the same key runs; dropping it
-/// lets the next one in.
-pub struct StoreLock(#[allow(dead_code)] Box<dyn Send + Sync>);
+/// Held while a change that must not overlap with others of the same key runs.
+/// [`StoreLock::release`] lets the next one in; so does dropping it (a cancelled holder), on
+/// PostgreSQL by closing the holder's connection.
+pub struct StoreLock(Box<dyn HeldLock>);
+
+impl StoreLock {
+    pub fn new(held: impl HeldLock + 'static) -> Self {
+        Self(Box::new(held))
+    }
+
+    pub async fn release(self) {
+        self.0.release().await;
+    }
+}
+
+/// A backend's held lock.
+#[async_trait::async_trait]
+pub trait HeldLock: Send {
+    async fn release(self: Box<Self>);
+}
 
 /// Reads whose SQL is the same on every backend (see `shared_queries!`).
 #[async_trait::async_trait]

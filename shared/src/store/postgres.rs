@@ -6,10 +6,13 @@
 use std::time::Duration;
 
 use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
+use super::connections::{Conn, Connections};
 use super::{
-    Activation, Actor, Allocation, Event, Release, Reservation, Store, StoreLock, ZoneRoom, as_i64,
+    Activation, Actor, Allocation, Event, HeldLock, Release, Reservation, Store, StoreLock,
+    ZoneRoom, as_i64,
 };
 use crate::domain::{PoolDomain, Subdomain};
 
@@ -45,14 +48,38 @@ macro_rules! log_events {
     };
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pool: Connections,
 }
 
 impl PgStore {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    /// Connects on demand, at most `max_connections` at once; `wait` bounds how long a caller
+    /// waits for a connection.
+    pub fn new(options: PgConnectOptions, max_connections: u32, wait: Duration) -> Self {
+        // No statement of PDM's waits longer for a lock: that means something is stuck, and
+        // the caller fails instead (a DNS change stays pending, a request answers 503).
+        let options = options.options([("lock_timeout", "60s")]);
+        Self {
+            pool: Connections::new(options, max_connections, wait),
+        }
+    }
+
+    /// On the database, size and wait of an sqlx pool (tests and tools hold one).
+    pub fn like(pool: &PgPool) -> Self {
+        Self::new(
+            (*pool.connect_options()).clone(),
+            pool.options().get_max_connections(),
+            pool.options().get_acquire_timeout(),
+        )
+    }
+
+    /// sqlx holds an advisory lock while it migrates, so replicas starting at once are safe.
+    async fn run_migrations(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        let mut conn = self.pool.acquire().await?;
+        crate::MIGRATOR.run_direct(&mut *conn).await?;
+        // A failed migration may leave its lock held: `?` closes the connection instead.
+        conn.done(Ok(())).map_err(Into::into)
     }
 }
 
@@ -95,20 +122,31 @@ impl Store for PgStore {
                 .await?;
             return Ok(made.map_or(Reservation::Held, |a| Reservation::Made(Box::new(a))));
         };
-        let mut tx = self.pool.begin().await?;
-        lock(&mut tx, &format!("reserve:{pool}")).await?;
+        let mut conn = self.pool.acquire().await?;
+        // On an error the transaction is left open: `?` drops the connection unfinished, which
+        // closes it, and PostgreSQL rolls back.
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(lock_name(&format!("reserve:{pool}")))
+            .execute(&mut *tx)
+            .await?;
         // A new statement after the lock: its snapshot sees every reservation made before.
         let held = held_records(pool, Some(sub), hosts)
             .fetch_one(&mut *tx)
             .await?;
-        if i64::from(room.foreign_records) + held + as_i64(hosts) > i64::from(room.record_limit) {
-            return Ok(Reservation::Full);
-        }
-        let made = reserve_statement(pool, sub, ttl, created_by, actor)
-            .fetch_optional(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(made.map_or(Reservation::Held, |a| Reservation::Made(Box::new(a))))
+        let reservation = if i64::from(room.foreign_records) + held + as_i64(hosts)
+            > i64::from(room.record_limit)
+        {
+            tx.rollback().await?;
+            Reservation::Full
+        } else {
+            let made = reserve_statement(pool, sub, ttl, created_by, actor)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            made.map_or(Reservation::Held, |a| Reservation::Made(Box::new(a)))
+        };
+        conn.done(Ok(reservation))
     }
 
     /// Records the pool's allocations hold (or will once published), besides `except`.
@@ -440,12 +478,17 @@ impl Store for PgStore {
         .map(drop)
     }
 
-    /// A transaction-scoped advisory lock: a crashed holder releases it with its connection.
+    /// A session advisory lock, held by the connection it was taken on: one statement to
+    /// lock, one to unlock, and a holder that crashes or is cancelled releases it with its
+    /// connection.
     async fn lock(&self, key: &str) -> Result<StoreLock, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        lock(&mut tx, key).await?;
-        // Dropping the transaction rolls it back, which releases the lock.
-        Ok(StoreLock(Box::new(tx)))
+        let mut conn = self.pool.acquire().await?;
+        let name = lock_name(key);
+        sqlx::query("select pg_advisory_lock(hashtextextended($1, 0))")
+            .bind(&name)
+            .execute(&mut *conn)
+            .await?;
+        Ok(StoreLock::new(AdvisoryLock { conn, name }))
     }
 
     /// Deletes up to `batch` lapsed reservations, skipping rows another transaction holds (a
@@ -478,17 +521,29 @@ impl Store for PgStore {
     }
 }
 
-/// Takes the transaction-scoped advisory lock `key`, in one round trip. Waiting longer than
-/// 60 s means something is stuck: the caller fails instead (a DNS change stays pending).
-async fn lock(tx: &mut sqlx::PgConnection, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "select set_config('lock_timeout', '60s', true),
-                pg_advisory_xact_lock(hashtextextended($1, 0))",
-    )
-    .bind(format!("pdm:{key}"))
-    .execute(tx)
-    .await
-    .map(drop)
+/// The advisory lock's name for `key`, apart from other applications' locks.
+fn lock_name(key: &str) -> String {
+    format!("pdm:{key}")
+}
+
+/// A session advisory lock and the connection holding it. Dropped without
+/// [`HeldLock::release`], the connection is closed, which releases the lock.
+struct AdvisoryLock {
+    conn: Conn,
+    name: String,
+}
+
+#[async_trait::async_trait]
+impl HeldLock for AdvisoryLock {
+    async fn release(self: Box<Self>) {
+        let Self { mut conn, name } = *self;
+        let unlocked = sqlx::query("select pg_advisory_unlock(hashtextextended($1, 0))")
+            .bind(&name)
+            .execute(&mut *conn)
+            .await;
+        // Should the unlock fail, the connection is closed, which unlocks too.
+        let _ = conn.done(unlocked);
+    }
 }
 
 /// A released row and which way it went.

@@ -131,6 +131,11 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(changed)
     }
+
+    /// One process serves an SQLite file, so nothing else migrates it meanwhile.
+    async fn run_migrations(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        crate::SQLITE_MIGRATOR.run(&self.pool).await
+    }
 }
 
 /// Appends one line to the audit trail, inside the change's transaction.
@@ -588,7 +593,7 @@ impl Store for SqliteStore {
             .entry(key.to_owned())
             .or_default()
             .clone();
-        Ok(StoreLock(Box::new(mutex.lock_owned().await)))
+        Ok(StoreLock::new(mutex.lock_owned().await))
     }
 
     async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error> {
@@ -613,4 +618,10 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(u64::try_from(deleted.len()).unwrap_or(u64::MAX))
     }
+}
+
+/// The zone's lock of this process: released when dropped.
+#[async_trait::async_trait]
+impl super::HeldLock for tokio::sync::OwnedMutexGuard<()> {
+    async fn release(self: Box<Self>) {}
 }

@@ -1,0 +1,193 @@
+//! PostgreSQL connections for the store, pooled by deadpool rather than sqlx: sqlx's pool pings
+//! every connection it takes back, which doubles the round trips of a one-statement request.
+//! Here a connection goes back as it is, unless the work on it did not finish (cancelled, or
+//! the connection failed): then it is closed, so nothing half-done (unread results, an open
+//! transaction, a held lock) reaches the next caller, and PostgreSQL ends what was left.
+
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult};
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use sqlx::postgres::{PgConnectOptions, PgQueryResult, PgRow};
+use sqlx::{Connection, Either, Execute, Executor, PgConnection, Postgres};
+
+/// Connects on demand, up to a maximum; [`Executor`] for one statement on any of them.
+#[derive(Clone)]
+pub struct Connections {
+    pool: managed::Pool<Connector>,
+}
+
+impl std::fmt::Debug for Connections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The options are left out: they hold the password.
+        f.debug_struct("Connections")
+            .field("status", &self.pool.status())
+            .finish()
+    }
+}
+
+pub struct Connector(PgConnectOptions);
+
+impl managed::Manager for Connector {
+    type Type = PgConnection;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> Result<PgConnection, sqlx::Error> {
+        PgConnection::connect_with(&self.0).await
+    }
+
+    /// A connection comes back only after its work finished, so it is ready as it is.
+    async fn recycle(&self, _: &mut PgConnection, _: &Metrics) -> RecycleResult<sqlx::Error> {
+        Ok(())
+    }
+}
+
+impl Connections {
+    /// `wait` bounds both waiting for a free connection and opening a new one.
+    pub fn new(options: PgConnectOptions, max_connections: u32, wait: Duration) -> Self {
+        let pool = managed::Pool::builder(Connector(options))
+            .max_size(usize::try_from(max_connections).unwrap_or(usize::MAX))
+            .wait_timeout(Some(wait))
+            .create_timeout(Some(wait))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            // Only a timeout without a runtime fails to build, and the runtime is set.
+            .expect("a pool with a runtime builds");
+        Self { pool }
+    }
+
+    pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        let object = self.pool.get().await.map_err(|error| match error {
+            PoolError::Backend(error) => error,
+            PoolError::Closed => sqlx::Error::PoolClosed,
+            PoolError::Timeout(_)
+            | PoolError::NoRuntimeSpecified
+            | PoolError::PostCreateHook(_) => sqlx::Error::PoolTimedOut,
+        })?;
+        Ok(Conn {
+            object: Some(object),
+            finished: false,
+        })
+    }
+
+    /// Connections open.
+    pub fn size(&self) -> u32 {
+        u32::try_from(self.pool.status().size).unwrap_or(u32::MAX)
+    }
+
+    /// Connections open and free.
+    pub fn num_idle(&self) -> usize {
+        self.pool.status().available
+    }
+}
+
+/// A connection lent out. It goes back to the pool only when [`Conn::done`] saw its work
+/// finish; dropped otherwise, it is closed.
+pub struct Conn {
+    object: Option<Object<Connector>>,
+    finished: bool,
+}
+
+impl Conn {
+    /// Marks the one statement run on this connection finished unless `result` says the
+    /// connection failed, and passes `result` on. Work that left a transaction or a lock open
+    /// must not call this on failure, so that the connection is closed.
+    pub fn done<T>(mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+        self.finished = match &result {
+            Ok(_) => true,
+            // The statement ran to its end; the connection is as good as before.
+            Err(sqlx::Error::Database(_) | sqlx::Error::RowNotFound) => true,
+            Err(_) => false,
+        };
+        result
+    }
+}
+
+impl Deref for Conn {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        self.object.as_ref().expect("present until dropped")
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        self.object.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let (Some(object), false) = (self.object.take(), self.finished) {
+            // Out of the pool and closed: PostgreSQL rolls back and unlocks what it held.
+            drop(Object::take(object));
+        }
+    }
+}
+
+/// One statement on a pooled connection, as sqlx's `&PgPool` does. The rows are read in full
+/// before the connection goes back; every caller reads them in full anyway.
+impl<'p> Executor<'p> for &'_ Connections {
+    type Database = Postgres;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<PgQueryResult, PgRow>, sqlx::Error>>
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let connections = self.clone();
+        stream::once(async move {
+            let mut conn = connections.acquire().await?;
+            let results = (&mut *conn).fetch_many(query).try_collect::<Vec<_>>().await;
+            conn.done(results)
+        })
+        .map_ok(|results| stream::iter(results.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<PgRow>, sqlx::Error>>
+    where
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let connections = self.clone();
+        Box::pin(async move {
+            let mut conn = connections.acquire().await?;
+            let row = (&mut *conn).fetch_optional(query).await;
+            conn.done(row)
+        })
+    }
+
+    fn prepare_with<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+        parameters: &'e [sqlx::postgres::PgTypeInfo],
+    ) -> BoxFuture<'e, Result<sqlx::postgres::PgStatement<'q>, sqlx::Error>> {
+        let connections = self.clone();
+        Box::pin(async move {
+            let mut conn = connections.acquire().await?;
+            let statement = (&mut *conn).prepare_with(sql, parameters).await;
+            conn.done(statement)
+        })
+    }
+
+    fn describe<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+    ) -> BoxFuture<'e, Result<sqlx::Describe<Postgres>, sqlx::Error>> {
+        let connections = self.clone();
+        Box::pin(async move {
+            let mut conn = connections.acquire().await?;
+            let described = (&mut *conn).describe(sql).await;
+            conn.done(described)
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! The PostgreSQL store's connection pool: a connection whose statement finished is used again
+//! as it is (no ping), and one whose work did not finish is closed, so that what it left open
+//! (a running statement, a held lock) ends with it.
+
+use std::time::Duration;
+
+use pdm_core::store::{Connections, PgStore, Store};
+use sqlx::PgPool;
+
+/// Generous: these tests wait for PostgreSQL to notice a closed connection, not for a deadline.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn one_connection(db: &PgPool) -> Connections {
+    Connections::new((*db.connect_options()).clone(), 1, PATIENCE)
+}
+
+async fn backend_pid(connections: &Connections) -> i32 {
+    sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(connections)
+        .await
+        .unwrap()
+}
+
+/// Whether a server process `pid` still runs, seen from a connection of the test's own.
+async fn backend_alive(db: &PgPool, pid: i32) -> bool {
+    sqlx::query_scalar("select exists (select 1 from pg_stat_activity where pid = $1)")
+        .bind(pid)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+async fn until_gone(db: &PgPool, pid: i32) {
+    tokio::time::timeout(PATIENCE, async {
+        while backend_alive(db, pid).await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the closed connection's server process ended");
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_finished_statement_gives_its_connection_back_for_reuse(db: PgPool) {
+    let connections = one_connection(&db);
+
+    let first = backend_pid(&connections).await;
+    let failed = sqlx::query("select 1/0").execute(&connections).await;
+    let again = backend_pid(&connections).await;
+
+    assert!(failed.is_err(), "division by zero fails");
+    assert_eq!(
+        first, again,
+        "a statement that finished, even with an error, keeps its connection"
+    );
+    assert_eq!((connections.num_idle(), connections.size()), (1, 1));
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_cancelled_statement_closes_its_connection(db: PgPool) {
+    let connections = one_connection(&db);
+    let before = backend_pid(&connections).await;
+
+    // PostgreSQL notices a closed connection only when it next talks to the client: once
+    // this sleep is over.
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(100),
+        sqlx::query("select pg_sleep(2)").execute(&connections),
+    )
+    .await;
+    let after = backend_pid(&connections).await;
+
+    assert!(cancelled.is_err(), "the sleep was cut short");
+    assert_ne!(
+        before, after,
+        "the next statement runs on a new connection, not behind the abandoned one"
+    );
+    until_gone(&db, before).await;
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_lock_abandoned_by_its_holder_is_released_with_its_connection(db: PgPool) {
+    let replica = PgStore::like(&db);
+    let other_replica = PgStore::like(&db);
+
+    let held = replica.lock("zone:omani.works").await.unwrap();
+    let holder = lock_holder(&db).await;
+    drop(held);
+    let taken = tokio::time::timeout(PATIENCE, other_replica.lock("zone:omani.works")).await;
+
+    assert!(matches!(taken, Ok(Ok(_))), "another replica takes the lock");
+    until_gone(&db, holder).await;
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_released_lock_is_free_and_its_connection_stays_open(db: PgPool) {
+    let replica = PgStore::like(&db);
+    let other_replica = PgStore::like(&db);
+
+    let held = replica.lock("zone:omani.works").await.unwrap();
+    let holder = lock_holder(&db).await;
+    held.release().await;
+    let taken = other_replica.lock("zone:omani.works").await.unwrap();
+    let reheld_elsewhere = lock_holder(&db).await;
+
+    assert_ne!(holder, reheld_elsewhere);
+    assert!(
+        backend_alive(&db, holder).await,
+        "the released lock's connection went back to the pool"
+    );
+    taken.release().await;
+}
+
+/// The server process holding PDM's one advisory lock.
+async fn lock_holder(db: &PgPool) -> i32 {
+    sqlx::query_scalar("select pid from pg_locks where locktype = 'advisory' and granted")
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
