@@ -57,6 +57,18 @@ async fn a_finished_statement_gives_its_connection_back_for_reuse(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_connection_idle_too_long_is_closed(db: PgPool) {
+    let connections = one_connection(&db).with_idle_timeout(Duration::from_millis(50));
+    let before = backend_pid(&connections).await;
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = backend_pid(&connections).await;
+
+    assert_ne!(before, after, "the idle connection was replaced");
+    until_gone(&db, before).await;
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn a_cancelled_statement_closes_its_connection(db: PgPool) {
     let connections = one_connection(&db);
     let before = backend_pid(&connections).await;

@@ -5,7 +5,8 @@
 //! transaction, a held lock) reaches the next caller, and PostgreSQL ends what was left.
 
 use std::ops::{Deref, DerefMut};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult};
 use futures::future::BoxFuture;
@@ -13,10 +14,17 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use sqlx::postgres::{PgConnectOptions, PgQueryResult, PgRow};
 use sqlx::{Connection, Either, Execute, Executor, PgConnection, Postgres};
 
+/// How long a connection may sit unused before it is closed, as sqlx's pool does: a burst's
+/// extra connections do not stay open on the server for good.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Connects on demand, up to a maximum; [`Executor`] for one statement on any of them.
 #[derive(Clone)]
 pub struct Connections {
     pool: managed::Pool<Connector>,
+    idle_timeout: Duration,
+    /// When idle connections were last looked for.
+    reaped_at: Arc<Mutex<Instant>>,
 }
 
 impl std::fmt::Debug for Connections {
@@ -55,10 +63,23 @@ impl Connections {
             .build()
             // Only a timeout without a runtime fails to build, and the runtime is set.
             .expect("a pool with a runtime builds");
-        Self { pool }
+        Self {
+            pool,
+            idle_timeout: IDLE_TIMEOUT,
+            reaped_at: Arc::new(Mutex::new(Instant::now())),
+        }
+    }
+
+    /// Closes connections unused for `idle_timeout` (ten minutes unless set here).
+    pub fn with_idle_timeout(self, idle_timeout: Duration) -> Self {
+        Self {
+            idle_timeout,
+            ..self
+        }
     }
 
     pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        self.close_idle();
         let object = self.pool.get().await.map_err(|error| match error {
             PoolError::Backend(error) => error,
             PoolError::Closed => sqlx::Error::PoolClosed,
@@ -70,6 +91,21 @@ impl Connections {
             object: Some(object),
             finished: false,
         })
+    }
+
+    /// Now and then (a tenth of the idle timeout), as connections are asked for: a process
+    /// that asks for none has nothing to tidy up either.
+    fn close_idle(&self) {
+        let Ok(mut reaped_at) = self.reaped_at.try_lock() else {
+            return; // another caller is at it
+        };
+        if reaped_at.elapsed() < self.idle_timeout / 10 {
+            return;
+        }
+        *reaped_at = Instant::now();
+        drop(reaped_at);
+        self.pool
+            .retain(|_, metrics| metrics.last_used() < self.idle_timeout);
     }
 
     /// Connections open.
