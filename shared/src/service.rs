@@ -289,7 +289,8 @@ impl Pdm {
                     .await?
             }
         };
-        Ok((allocation, self.sync(pool, sub, actor).await))
+        let sync = self.sync(pool, sub, Some(allocation.clone()), actor).await;
+        Ok((allocation, sync))
     }
 
     /// Why no reservation matched; the same allocation again when this commit already won.
@@ -337,7 +338,7 @@ impl Pdm {
         actor: &Actor,
     ) -> Result<(String, DnsSync), Error> {
         let fqdn = pool.fqdn(sub)?;
-        match self
+        let releasing = match self
             .store
             .release(pool, sub, token, self.dns_lease, actor)
             .await?
@@ -346,7 +347,7 @@ impl Pdm {
                 info!("released a reservation");
                 return Ok((fqdn, DnsSync::Written));
             }
-            Some(Release::Releasing(_)) => {}
+            Some(Release::Releasing(row)) => *row,
             None => {
                 let exists = self.store.find(pool, sub).await?.is_some();
                 return Err(if exists && token.is_some() {
@@ -355,8 +356,8 @@ impl Pdm {
                     Error::NotFound
                 });
             }
-        }
-        let sync = self.sync(pool, sub, actor).await;
+        };
+        let sync = self.sync(pool, sub, Some(releasing), actor).await;
         info!(?sync, "released an allocation");
         Ok((fqdn, sync))
     }
@@ -452,7 +453,10 @@ impl Pdm {
                     );
                     continue;
                 };
-                match self.sync(&pool, &sub, &Actor::job("reconciler")).await {
+                match self
+                    .sync(&pool, &sub, None, &Actor::job("reconciler"))
+                    .await
+                {
                     DnsSync::Written => report.dns_synced += 1,
                     DnsSync::Pending => report.dns_pending += 1,
                 }
@@ -585,11 +589,19 @@ impl Pdm {
         Ok(done)
     }
 
-    /// Makes DNS hold what the row of `sub` says, under the zone's lock. Failures leave the
-    /// change pending for the reconciler; they are never an error of the request.
-    pub async fn sync(&self, pool: &PoolDomain, sub: &Subdomain, actor: &Actor) -> DnsSync {
+    /// Makes DNS hold what the row of `sub` says, under the zone's lock. `changed` is the row
+    /// as the caller's change left it, which spares reading it again under the lock; should
+    /// it have moved on by then, settling finds out and the row is read afresh. Failures
+    /// leave the change pending for the reconciler; they are never an error of the request.
+    pub async fn sync(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        changed: Option<Allocation>,
+        actor: &Actor,
+    ) -> DnsSync {
         let synced = self
-            .exclusively(pool, self.apply_owed_change(pool, sub, actor))
+            .exclusively(pool, self.apply_owed_change(pool, sub, changed, actor))
             .await;
         synced
             .and_then(|applied| applied)
@@ -599,18 +611,45 @@ impl Pdm {
             })
     }
 
-    /// Reads the row under the lock (so no stale decision is applied) and applies what it owes.
+    /// Applies what the row owes, as `changed` says or as read under the lock, so that no
+    /// stale decision stands: a row read before the lock is checked when it is settled.
     async fn apply_owed_change(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
+        mut changed: Option<Allocation>,
         actor: &Actor,
     ) -> Result<DnsSync, Error> {
-        let Some(row) = self.store.find(pool, sub).await? else {
-            return Ok(DnsSync::Written);
-        };
+        loop {
+            let read_under_lock = changed.is_none();
+            let row = match changed.take() {
+                Some(row) => row,
+                None => match self.store.find(pool, sub).await? {
+                    Some(row) => row,
+                    None => return Ok(DnsSync::Written),
+                },
+            };
+            match self.apply(pool, sub, &row, actor).await? {
+                Some(sync) => return Ok(sync),
+                // Changed before the lock was taken: what was applied may be stale.
+                None if !read_under_lock => {}
+                // Changed while it was applied: whoever changed it syncs it next.
+                None => return Ok(DnsSync::Written),
+            }
+        }
+    }
+
+    /// Applies what `row` owes DNS and records the outcome; `None` when the row had moved on
+    /// (a newer version, or settled already) by the time it was settled.
+    async fn apply(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        row: &Allocation,
+        actor: &Actor,
+    ) -> Result<Option<DnsSync>, Error> {
         if row.dns_state == DnsState::Synced {
-            return Ok(DnsSync::Written);
+            return Ok(Some(DnsSync::Written));
         }
         let target = row
             .load_balancer_ip
@@ -618,8 +657,8 @@ impl Pdm {
             .and_then(|ip| ip.parse().ok());
         let (Some(target), State::Active) = (target, row.state) else {
             // Nothing to publish for a row without an address.
-            self.store.settle(pool, sub, row.dns_version, actor).await?;
-            return Ok(DnsSync::Written);
+            let settled = self.store.settle(pool, sub, row.dns_version, actor).await?;
+            return Ok(settled.then_some(DnsSync::Written));
         };
         let records = SovereignRecords {
             pool: pool.clone(),
@@ -638,11 +677,11 @@ impl Pdm {
         };
         match change {
             Ok(usage) => {
-                self.store.settle(pool, sub, row.dns_version, actor).await?;
+                let settled = self.store.settle(pool, sub, row.dns_version, actor).await?;
                 if let Some(usage) = usage {
                     self.save_room(pool, &usage).await?;
                 }
-                Ok(DnsSync::Written)
+                Ok(settled.then_some(DnsSync::Written))
             }
             Err(error) => {
                 warn!(provider = self.dns.name(), error.message = %error, "DNS change failed");
@@ -657,7 +696,7 @@ impl Pdm {
                         actor,
                     )
                     .await?;
-                Ok(DnsSync::Pending)
+                Ok(Some(DnsSync::Pending))
             }
         }
     }

@@ -245,21 +245,26 @@ store_test!(
 );
 
 store_test!(
-    settling_the_current_version_syncs_and_a_stale_one_does_nothing,
+    settling_the_current_version_syncs_once_and_a_stale_one_does_nothing,
     |store| {
         let version = activated(store.as_ref(), "acme").await;
 
-        store
+        let stale = store
             .settle(&pool(), &sub("acme"), version - 1, &actor())
             .await
             .unwrap();
         let still = store.find(&pool(), &sub("acme")).await.unwrap().unwrap();
-        store
+        let current = store
             .settle(&pool(), &sub("acme"), version, &actor())
             .await
             .unwrap();
         let synced = store.find(&pool(), &sub("acme")).await.unwrap().unwrap();
+        let again = store
+            .settle(&pool(), &sub("acme"), version, &actor())
+            .await
+            .unwrap();
 
+        assert_eq!((stale, current, again), (false, true, false));
         assert_eq!(still.dns_state, DnsState::Pending);
         assert_eq!(synced.dns_state, DnsState::Synced);
         assert_eq!(store.pending_count().await.unwrap(), 0);
@@ -560,3 +565,46 @@ store_test!(the_contract_cycle_runs_end_to_end_over_http, |store| {
     assert!(dns.zone(POOL).is_empty());
     assert!(ctx.pdm.readiness().await.is_ok());
 });
+
+store_test!(
+    a_change_started_from_a_row_that_moved_on_is_applied_as_the_row_is_now,
+    |store| {
+        // A commit's DNS change starts from the row its activation returned; by the time it
+        // holds the zone's lock, the allocation was released. Publishing that row alone would
+        // leave the records behind.
+        let dns = Arc::new(InMemory::default());
+        let ctx = pdm_core::Ctx::with_store(&config(&[]), store.clone(), dns.clone());
+        activated(store.as_ref(), "acme").await;
+        let as_activated = store.find(&pool(), &sub("acme")).await.unwrap();
+        store
+            .release(
+                &pool(),
+                &sub("acme"),
+                None,
+                Duration::from_secs(30),
+                &actor(),
+            )
+            .await
+            .unwrap();
+
+        let sync = ctx
+            .pdm
+            .sync(&pool(), &sub("acme"), as_activated, &actor())
+            .await;
+
+        assert_eq!(sync, pdm_core::service::DnsSync::Written);
+        assert!(
+            dns.zone(POOL).is_empty(),
+            "left behind: {:?}",
+            dns.zone(POOL)
+        );
+        assert!(
+            store.find(&pool(), &sub("acme")).await.unwrap().is_none(),
+            "the released allocation is gone"
+        );
+        assert_eq!(
+            events(store.as_ref(), "acme").await,
+            ["reserved", "committed", "release-requested", "released"]
+        );
+    }
+);

@@ -320,14 +320,15 @@ pub trait Store: SharedQueries {
         actor: &Actor,
     ) -> Result<Option<Release>, sqlx::Error>;
     /// DNS now holds what `version` of the row asked for: mark it synced, or delete the row
-    /// when that was a release. A row changed since (a newer version) stays pending.
+    /// when that was a release. Whether it did: a row changed since (a newer version) stays
+    /// pending, and one settled already stays as it is.
     async fn settle(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
         version: i64,
         actor: &Actor,
-    ) -> Result<(), sqlx::Error>;
+    ) -> Result<bool, sqlx::Error>;
     /// Records a failed DNS change and when to retry it: `base`, doubling per attempt, at
     /// most five minutes.
     async fn defer(

@@ -270,20 +270,20 @@ impl Store for PgStore {
         sub: &Subdomain,
         version: i64,
         actor: &Actor,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<bool, sqlx::Error> {
         // language=PostgreSQL
-        sqlx::query(concat!(
+        let (settled, _): (bool, String) = sqlx::query_as(concat!(
             "with released as (
                  delete from pool_allocations
                  where pool_domain = $1 and subdomain = $2 and dns_version = $3
-                   and releasing_since is not null
+                   and dns_state = 'pending' and releasing_since is not null
                  returning pool_domain, subdomain),
              synced as (
                  update pool_allocations
                  set dns_state = 'synced', dns_attempts = 0, dns_last_error = null,
                      dns_retry_at = null
                  where pool_domain = $1 and subdomain = $2 and dns_version = $3
-                   and releasing_since is null
+                   and dns_state = 'pending' and releasing_since is null
                  returning pool_domain, subdomain),
              settled as (
                  select pool_domain, subdomain, 'released' as event from released
@@ -299,16 +299,17 @@ impl Store for PgStore {
             // Settling only records what DNS already holds. Should a crash lose it, the row is
             // still owed and the reconciler applies the (idempotent) change again; so this
             // commit need not wait for the disk.
-            " select set_config('synchronous_commit', 'off', true)"
+            " select exists (select from settled) as settled,
+                     set_config('synchronous_commit', 'off', true)"
         ))
         .bind(pool.as_str())
         .bind(sub.as_str())
         .bind(version)
         .bind(&actor.name)
         .bind(&actor.request_id)
-        .execute(&self.pool)
-        .await
-        .map(drop)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(settled)
     }
 
     /// Records a failed DNS change and when to retry it: `base`, doubling per attempt, at most

@@ -398,12 +398,12 @@ impl Store for SqliteStore {
         sub: &Subdomain,
         version: i64,
         actor: &Actor,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<bool, sqlx::Error> {
         let mut tx = self.write().await?;
         let released = sqlx::query(
             "delete from pool_allocations
              where pool_domain = ?1 and subdomain = ?2 and dns_version = ?3
-               and releasing_since is not null",
+               and dns_state = 'pending' and releasing_since is not null",
         )
         .bind(pool.as_str())
         .bind(sub.as_str())
@@ -416,7 +416,7 @@ impl Store for SqliteStore {
              set dns_state = 'synced', dns_attempts = 0, dns_last_error = null,
                  dns_retry_at = null
              where pool_domain = ?1 and subdomain = ?2 and dns_version = ?3
-               and releasing_since is null",
+               and dns_state = 'pending' and releasing_since is null",
         )
         .bind(pool.as_str())
         .bind(sub.as_str())
@@ -430,7 +430,8 @@ impl Store for SqliteStore {
         } else if synced > 0 {
             log_event(&mut tx, key, "dns-synced", actor, None).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(released + synced > 0)
     }
 
     async fn defer(
