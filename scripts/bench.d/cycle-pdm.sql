@@ -1,7 +1,7 @@
--- PDM's own statements for one cycle, as its PostgreSQL store sends them (log-only DNS, so the
--- DNS call between "find" and "settle" is nothing): reserve; commit = activate, then under the
--- zone's lock find, settle; release = mark releasing, then under the lock find, settle (the
--- delete). The floor for PDM's cycle over HTTP, as check.sql is for its check.
+-- PDM's own nine statements for one cycle, as its PostgreSQL store sends them (log-only DNS, so
+-- the DNS call before each settle is nothing): reserve; commit = activate, then under the
+-- zone's lock settle; release = mark releasing, then under the lock settle (the delete). The
+-- floor for PDM's cycle over HTTP, as check.sql is for its check.
 \set n random(1, 2000000000)
 -- reserve
 with changed as (
@@ -44,21 +44,16 @@ select dns_version as version from changed \gset
 -- commit: publish under the zone's lock (the key is PDM's, "pdm:zone:openova.io"; a colon would
 -- be pgbench's variable marker)
 select pg_advisory_lock(hashtextextended(concat_ws(chr(58), 'pdm', 'zone', 'openova.io'), 0));
-select pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
-       load_balancer_ip, reservation_token, created_by,
-       (state = 'reserved' and expires_at <= now()) as lapsed,
-       dns_state, dns_version, dns_hosts, releasing_since
-from pool_allocations where pool_domain = 'openova.io' and subdomain = 'p' || :n || '-' || :client_id;
 with released as (
     delete from pool_allocations
     where pool_domain = 'openova.io' and subdomain = 'p' || :n || '-' || :client_id
-      and dns_version = :version and releasing_since is not null
+      and dns_version = :version and dns_state = 'pending' and releasing_since is not null
     returning pool_domain, subdomain),
 synced as (
     update pool_allocations
     set dns_state = 'synced', dns_attempts = 0, dns_last_error = null, dns_retry_at = null
     where pool_domain = 'openova.io' and subdomain = 'p' || :n || '-' || :client_id
-      and dns_version = :version and releasing_since is null
+      and dns_version = :version and dns_state = 'pending' and releasing_since is null
     returning pool_domain, subdomain),
 settled as (
     select pool_domain, subdomain, 'released' as event from released
@@ -66,7 +61,7 @@ settled as (
     select pool_domain, subdomain, 'dns-synced' from synced),
 logged as (insert into allocation_events (pool_domain, subdomain, event, actor, request_id, detail)
     select pool_domain, subdomain, event, 'bench', 'c', null from settled)
-select set_config('synchronous_commit', 'off', true);
+select exists (select from settled) as settled, set_config('synchronous_commit', 'off', true);
 select pg_advisory_unlock(hashtextextended(concat_ws(chr(58), 'pdm', 'zone', 'openova.io'), 0));
 -- release: mark releasing
 with freed as (
@@ -90,21 +85,16 @@ logged as (insert into allocation_events (pool_domain, subdomain, event, actor, 
 select dns_version as version from changed \gset
 -- release: withdraw under the zone's lock
 select pg_advisory_lock(hashtextextended(concat_ws(chr(58), 'pdm', 'zone', 'openova.io'), 0));
-select pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
-       load_balancer_ip, reservation_token, created_by,
-       (state = 'reserved' and expires_at <= now()) as lapsed,
-       dns_state, dns_version, dns_hosts, releasing_since
-from pool_allocations where pool_domain = 'openova.io' and subdomain = 'p' || :n || '-' || :client_id;
 with released as (
     delete from pool_allocations
     where pool_domain = 'openova.io' and subdomain = 'p' || :n || '-' || :client_id
-      and dns_version = :version and releasing_since is not null
+      and dns_version = :version and dns_state = 'pending' and releasing_since is not null
     returning pool_domain, subdomain),
 synced as (
     update pool_allocations
     set dns_state = 'synced', dns_attempts = 0, dns_last_error = null, dns_retry_at = null
     where pool_domain = 'openova.io' and subdomain = 'p' || :n || '-' || :client_id
-      and dns_version = :version and releasing_since is null
+      and dns_version = :version and dns_state = 'pending' and releasing_since is null
     returning pool_domain, subdomain),
 settled as (
     select pool_domain, subdomain, 'released' as event from released
@@ -112,5 +102,5 @@ settled as (
     select pool_domain, subdomain, 'dns-synced' from synced),
 logged as (insert into allocation_events (pool_domain, subdomain, event, actor, request_id, detail)
     select pool_domain, subdomain, event, 'bench', 'd', null from settled)
-select set_config('synchronous_commit', 'off', true);
+select exists (select from settled) as settled, set_config('synchronous_commit', 'off', true);
 select pg_advisory_unlock(hashtextextended(concat_ws(chr(58), 'pdm', 'zone', 'openova.io'), 0));
