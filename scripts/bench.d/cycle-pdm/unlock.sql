@@ -1,0 +1,1 @@
+select pg_advisory_unlock(hashtextextended(concat_ws(chr(58), 'pdm', 'zone', 'openova.io'), 0));
