@@ -14,6 +14,16 @@ fn one_connection(db: &PgPool) -> Connections {
     Connections::new((*db.connect_options()).clone(), 1, PATIENCE)
 }
 
+/// One connection, closed after `idle_timeout` unused, pinged after `ping_after_idle`.
+fn one_connection_idling(
+    db: &PgPool,
+    idle_timeout: Duration,
+    ping_after_idle: Duration,
+) -> Connections {
+    let options = (*db.connect_options()).clone();
+    Connections::with_timeouts(options, 1, PATIENCE, idle_timeout, ping_after_idle)
+}
+
 async fn backend_pid(connections: &Connections) -> i32 {
     sqlx::query_scalar("select pg_backend_pid()")
         .fetch_one(connections)
@@ -58,7 +68,7 @@ async fn a_finished_statement_gives_its_connection_back_for_reuse(db: PgPool) {
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn a_connection_idle_too_long_is_closed(db: PgPool) {
-    let connections = one_connection(&db).with_idle_timeout(Duration::from_millis(50));
+    let connections = one_connection_idling(&db, Duration::from_millis(50), PATIENCE);
     let before = backend_pid(&connections).await;
 
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -66,6 +76,47 @@ async fn a_connection_idle_too_long_is_closed(db: PgPool) {
 
     assert_ne!(before, after, "the idle connection was replaced");
     until_gone(&db, before).await;
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_connection_that_died_while_unused_is_replaced_before_it_is_lent(db: PgPool) {
+    let connections = one_connection_idling(&db, PATIENCE, Duration::ZERO);
+    let before = backend_pid(&connections).await;
+
+    // As a restarted server or a dropped idle connection would leave it.
+    sqlx::query("select pg_terminate_backend($1)")
+        .bind(before)
+        .execute(&db)
+        .await
+        .unwrap();
+    until_gone(&db, before).await;
+    let after = sqlx::query_scalar::<_, i32>("select pg_backend_pid()")
+        .fetch_one(&connections)
+        .await;
+
+    assert!(
+        matches!(after, Ok(pid) if pid != before),
+        "a new connection answered: {after:?}"
+    );
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_connection_the_server_ended_is_not_lent_again(db: PgPool) {
+    // Used again at once, so not pinged first: the statement meets the server's goodbye.
+    let connections = one_connection_idling(&db, PATIENCE, PATIENCE);
+    let before = backend_pid(&connections).await;
+
+    sqlx::query("select pg_terminate_backend($1)")
+        .bind(before)
+        .execute(&db)
+        .await
+        .unwrap();
+    until_gone(&db, before).await;
+    let failed = sqlx::query("select 1").execute(&connections).await;
+    let after = backend_pid(&connections).await;
+
+    assert!(failed.is_err(), "the ended session cannot answer");
+    assert_ne!(before, after, "the next statement gets a new connection");
 }
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]

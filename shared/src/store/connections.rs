@@ -11,12 +11,16 @@ use std::time::{Duration, Instant};
 use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult};
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use sqlx::postgres::{PgConnectOptions, PgQueryResult, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgQueryResult, PgRow, PgSeverity};
 use sqlx::{Connection, Either, Execute, Executor, PgConnection, Postgres};
 
 /// How long a connection may sit unused before it is closed, as sqlx's pool does: a burst's
 /// extra connections do not stay open on the server for good.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// A connection unused this long is pinged before it is lent again, so that after a quiet
+/// spell (a frozen Lambda, a restarted PostgreSQL) a request gets a working connection rather
+/// than the error of a dead one. Busy connections skip it: one round trip per statement.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 
 /// Connects on demand, up to a maximum; [`Executor`] for one statement on any of them.
 #[derive(Clone)]
@@ -36,18 +40,30 @@ impl std::fmt::Debug for Connections {
     }
 }
 
-pub struct Connector(PgConnectOptions);
+pub struct Connector {
+    options: PgConnectOptions,
+    ping_after_idle: Duration,
+}
 
 impl managed::Manager for Connector {
     type Type = PgConnection;
     type Error = sqlx::Error;
 
     async fn create(&self) -> Result<PgConnection, sqlx::Error> {
-        PgConnection::connect_with(&self.0).await
+        PgConnection::connect_with(&self.options).await
     }
 
-    /// A connection comes back only after its work finished, so it is ready as it is.
-    async fn recycle(&self, _: &mut PgConnection, _: &Metrics) -> RecycleResult<sqlx::Error> {
+    /// A connection comes back only after its work finished, so it is ready as it is; one
+    /// that sat unused for a while is asked first whether the server is still there. A dead
+    /// one is dropped and the caller gets another.
+    async fn recycle(
+        &self,
+        conn: &mut PgConnection,
+        metrics: &Metrics,
+    ) -> RecycleResult<sqlx::Error> {
+        if metrics.last_used() >= self.ping_after_idle {
+            conn.ping().await?;
+        }
         Ok(())
     }
 }
@@ -55,7 +71,29 @@ impl managed::Manager for Connector {
 impl Connections {
     /// `wait` bounds both waiting for a free connection and opening a new one.
     pub fn new(options: PgConnectOptions, max_connections: u32, wait: Duration) -> Self {
-        let pool = managed::Pool::builder(Connector(options))
+        Self::with_timeouts(
+            options,
+            max_connections,
+            wait,
+            IDLE_TIMEOUT,
+            PING_AFTER_IDLE,
+        )
+    }
+
+    /// As [`Connections::new`], closing connections unused for `idle_timeout` and pinging
+    /// those unused for `ping_after_idle` before lending them (tests shorten both).
+    pub fn with_timeouts(
+        options: PgConnectOptions,
+        max_connections: u32,
+        wait: Duration,
+        idle_timeout: Duration,
+        ping_after_idle: Duration,
+    ) -> Self {
+        let connector = Connector {
+            options,
+            ping_after_idle,
+        };
+        let pool = managed::Pool::builder(connector)
             .max_size(usize::try_from(max_connections).unwrap_or(usize::MAX))
             .wait_timeout(Some(wait))
             .create_timeout(Some(wait))
@@ -65,16 +103,8 @@ impl Connections {
             .expect("a pool with a runtime builds");
         Self {
             pool,
-            idle_timeout: IDLE_TIMEOUT,
-            reaped_at: Arc::new(Mutex::new(Instant::now())),
-        }
-    }
-
-    /// Closes connections unused for `idle_timeout` (ten minutes unless set here).
-    pub fn with_idle_timeout(self, idle_timeout: Duration) -> Self {
-        Self {
             idle_timeout,
-            ..self
+            reaped_at: Arc::new(Mutex::new(Instant::now())),
         }
     }
 
@@ -132,9 +162,14 @@ impl Conn {
     /// must not call this on failure, so that the connection is closed.
     pub fn done<T>(mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
         self.finished = match &result {
-            Ok(_) => true,
-            // The statement ran to its end; the connection is as good as before.
-            Err(sqlx::Error::Database(_) | sqlx::Error::RowNotFound) => true,
+            Ok(_) | Err(sqlx::Error::RowNotFound) => true,
+            // The statement ran to its end and the session goes on, unless the server ended
+            // it (FATAL: terminated, shutting down).
+            Err(sqlx::Error::Database(error)) => error
+                .try_downcast_ref::<PgDatabaseError>()
+                .is_none_or(|error| {
+                    !matches!(error.severity(), PgSeverity::Fatal | PgSeverity::Panic)
+                }),
             Err(_) => false,
         };
         result
