@@ -1,8 +1,9 @@
 //! PostgreSQL connections for the store, pooled by deadpool rather than sqlx: sqlx's pool pings
 //! every connection it takes back, which doubles the round trips of a one-statement request.
-//! Here a connection goes back as it is, unless the work on it did not finish (cancelled, or
-//! the connection failed): then it is closed, so nothing half-done (unread results, an open
-//! transaction, a held lock) reaches the next caller, and PostgreSQL ends what was left.
+//! Here a connection goes back as it is, unless the work on it did not finish (cancelled, the
+//! connection failed, the server ended the session): then it is closed, so nothing half-done
+//! (unread results, an open transaction, a held lock) reaches the next caller, and PostgreSQL
+//! ends what was left.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
@@ -40,7 +41,7 @@ impl std::fmt::Debug for Connections {
     }
 }
 
-pub struct Connector {
+struct Connector {
     options: PgConnectOptions,
     ping_after_idle: Duration,
 }
@@ -123,8 +124,8 @@ impl Connections {
         })
     }
 
-    /// Now and then (a tenth of the idle timeout), as connections are asked for: a process
-    /// that asks for none has nothing to tidy up either.
+    /// Checked as connections are asked for, a tenth of the idle timeout apart, so no task is
+    /// needed; a process that asks for none keeps its idle connections until it next does.
     fn close_idle(&self) {
         let Ok(mut reaped_at) = self.reaped_at.try_lock() else {
             return; // another caller is at it
