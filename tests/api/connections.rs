@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pdm_core::store::{Connections, PgStore, Store};
+use pdm_core::store::{Connections, PgStore, Store, StoreLock};
 use sqlx::PgPool;
 
 /// Generous: these tests wait for PostgreSQL to notice a closed connection, not for a deadline.
@@ -38,6 +38,16 @@ async fn backend_alive(db: &PgPool, pid: i32) -> bool {
         .fetch_one(db)
         .await
         .unwrap()
+}
+
+/// Ends server process `pid` from the test's own connection, and waits until it is gone.
+async fn terminate(db: &PgPool, pid: i32) {
+    sqlx::query("select pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(db)
+        .await
+        .unwrap();
+    until_gone(db, pid).await;
 }
 
 async fn until_gone(db: &PgPool, pid: i32) {
@@ -84,12 +94,7 @@ async fn a_connection_that_died_while_unused_is_replaced_before_it_is_lent(db: P
     let before = backend_pid(&connections).await;
 
     // As a restarted server or a dropped idle connection would leave it.
-    sqlx::query("select pg_terminate_backend($1)")
-        .bind(before)
-        .execute(&db)
-        .await
-        .unwrap();
-    until_gone(&db, before).await;
+    terminate(&db, before).await;
     let after = sqlx::query_scalar::<_, i32>("select pg_backend_pid()")
         .fetch_one(&connections)
         .await;
@@ -106,12 +111,7 @@ async fn a_connection_the_server_ended_is_not_lent_again(db: PgPool) {
     let connections = one_connection_idling(&db, PATIENCE, PATIENCE);
     let before = backend_pid(&connections).await;
 
-    sqlx::query("select pg_terminate_backend($1)")
-        .bind(before)
-        .execute(&db)
-        .await
-        .unwrap();
-    until_gone(&db, before).await;
+    terminate(&db, before).await;
     let failed = sqlx::query("select 1").execute(&connections).await;
     let after = backend_pid(&connections).await;
 
@@ -143,13 +143,10 @@ async fn a_cancelled_statement_closes_its_connection(db: PgPool) {
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn a_lock_abandoned_by_its_holder_is_released_with_its_connection(db: PgPool) {
-    let replica = PgStore::like(&db);
-    let other_replica = PgStore::like(&db);
+    let ([_holder_replica, other_replica], held, holder) = held_by_one_replica(&db).await;
 
-    let held = replica.lock("zone:omani.works").await.unwrap();
-    let holder = lock_holder(&db).await;
     drop(held);
-    let taken = tokio::time::timeout(PATIENCE, other_replica.lock("zone:omani.works")).await;
+    let taken = tokio::time::timeout(PATIENCE, other_replica.lock(ZONE)).await;
 
     assert!(matches!(taken, Ok(Ok(_))), "another replica takes the lock");
     until_gone(&db, holder).await;
@@ -157,13 +154,10 @@ async fn a_lock_abandoned_by_its_holder_is_released_with_its_connection(db: PgPo
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn a_released_lock_is_free_and_its_connection_stays_open(db: PgPool) {
-    let replica = PgStore::like(&db);
-    let other_replica = PgStore::like(&db);
+    let ([_holder_replica, other_replica], held, holder) = held_by_one_replica(&db).await;
 
-    let held = replica.lock("zone:omani.works").await.unwrap();
-    let holder = lock_holder(&db).await;
     held.release().await;
-    let taken = other_replica.lock("zone:omani.works").await.unwrap();
+    let taken = other_replica.lock(ZONE).await.unwrap();
     let reheld_elsewhere = lock_holder(&db).await;
 
     assert_ne!(holder, reheld_elsewhere);
@@ -173,6 +167,16 @@ async fn a_released_lock_is_free_and_its_connection_stays_open(db: PgPool) {
     );
     taken.release().await;
 }
+
+/// Two replicas sharing the database, the first holding a zone's lock: the replicas, the
+/// lock, and the server process holding it.
+async fn held_by_one_replica(db: &PgPool) -> ([PgStore; 2], StoreLock, i32) {
+    let replicas = [PgStore::like(db), PgStore::like(db)];
+    let held = replicas[0].lock(ZONE).await.unwrap();
+    (replicas, held, lock_holder(db).await)
+}
+
+const ZONE: &str = "zone:omani.works";
 
 /// The server process holding PDM's one advisory lock.
 async fn lock_holder(db: &PgPool) -> i32 {
