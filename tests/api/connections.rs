@@ -31,13 +31,17 @@ async fn backend_pid(connections: &Connections) -> i32 {
         .unwrap()
 }
 
-/// Whether a server process `pid` still runs, seen from a connection of the test's own.
+/// Whether a server process `pid` still runs on the test's own database, seen from a
+/// connection of the test's own. Scoped to that database: other tests share the server.
 async fn backend_alive(db: &PgPool, pid: i32) -> bool {
-    sqlx::query_scalar("select exists (select 1 from pg_stat_activity where pid = $1)")
-        .bind(pid)
-        .fetch_one(db)
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "select exists (select 1 from pg_stat_activity
+                        where pid = $1 and datname = current_database())",
+    )
+    .bind(pid)
+    .fetch_one(db)
+    .await
+    .unwrap()
 }
 
 /// Ends server process `pid` from the test's own connection, and waits until it is gone.
@@ -178,10 +182,15 @@ async fn held_by_one_replica(db: &PgPool) -> ([PgStore; 2], StoreLock, i32) {
 
 const ZONE: &str = "zone:omani.works";
 
-/// The server process holding PDM's one advisory lock.
+/// The server process holding PDM's one advisory lock in the test's own database. `pg_locks`
+/// spans the server, where tests running beside this one hold advisory locks of their own.
 async fn lock_holder(db: &PgPool) -> i32 {
-    sqlx::query_scalar("select pid from pg_locks where locktype = 'advisory' and granted")
-        .fetch_one(db)
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "select pid from pg_locks
+         where locktype = 'advisory' and granted
+           and database = (select oid from pg_database where datname = current_database())",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
 }
