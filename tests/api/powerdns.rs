@@ -346,11 +346,11 @@ async fn failures_are_clear_and_the_key_never_reaches_logs_answers_or_the_table(
 
     // Assert: each failure says what went wrong …
     assert!(
-        matches!(&refused_key, DnsError::Refused(m) if m.contains("refused the API key")),
+        matches!(&refused_key, DnsError::Unwritable(m) if m.contains("refused the API key")),
         "{refused_key}"
     );
     assert!(
-        matches!(&unknown_zone, DnsError::Refused(m) if m.contains("no zone example.org.")),
+        matches!(&unknown_zone, DnsError::Unwritable(m) if m.contains("no zone example.org.")),
         "{unknown_zone}"
     );
     assert!(
@@ -361,7 +361,7 @@ async fn failures_are_clear_and_the_key_never_reaches_logs_answers_or_the_table(
     assert_eq!(down_commit.status, StatusCode::ACCEPTED);
     let errors: Vec<String> = errors.into_iter().flatten().collect();
     assert!(errors[0].contains("refused the API key"), "{errors:?}");
-    assert!(errors[1].contains("unreachable"), "{errors:?}");
+    assert!(errors[1].starts_with("dns-unavailable:"), "{errors:?}");
     // … and no key is anywhere.
     let logged = logs.text();
     assert!(logged.contains("retrying"), "the capture works: {logged}");

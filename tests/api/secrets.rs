@@ -164,3 +164,59 @@ async fn the_server_never_prints_its_secrets_at_startup_or_on_failure(db: PgPool
         );
     }
 }
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_provider_echoing_the_request_leaks_no_encoding_of_the_key(db: PgPool) {
+    // Arrange: a key that URL encoding changes, and a Dynadot that quotes the request.
+    const KEY: &str = "dyn/key+5e3c=1f&z ü";
+    let logs = LogCapture::default();
+    let _capture = logs.install();
+    let fake = FakeDynadot::start(KEY).await;
+    fake.seed(POOL, FakeZone::with_foreign_records());
+    let app = TestApp::with_dynadot_key(db, &fake.url, KEY, &[]);
+    let token = app.reserve_token("acme").await;
+    fake.set_echo_requests(true);
+    fake.set_fault_rate(1.0);
+
+    // Act
+    let commit = app.commit("acme", &token, LB_IP).await;
+    let history = app
+        .get(&format!("/api/v1/pool/{POOL}/history?sub=acme"))
+        .await;
+    let stored: Option<String> =
+        sqlx::query_scalar("select dns_last_error from pool_allocations where subdomain = 'acme'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+
+    // Assert: the echo reached PDM, and no form of the key went anywhere.
+    assert_eq!(commit.status.as_u16(), 202, "{:?}", commit.body);
+    let logged = logs.text();
+    assert!(logged.contains("request: "), "the fake echoed: {logged}");
+    let stored = stored.expect("the failure is recorded");
+    assert!(
+        stored.starts_with("dns-unavailable"),
+        "a classified error: {stored}"
+    );
+    let encodings = [
+        KEY.to_owned(),
+        form_urlencoded::byte_serialize(KEY.as_bytes()).collect::<String>(),
+        form_urlencoded::byte_serialize(KEY.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20"),
+        "key+5e3c".to_owned(),
+        "key%2B5e3c".to_owned(),
+    ];
+    for leak in &encodings {
+        for (place, text) in [
+            ("log", &logged),
+            ("history", &history.body.to_string()),
+            ("row", &stored),
+        ] {
+            assert!(
+                !text.contains(leak.as_str()),
+                "{leak} in the {place}: {text}"
+            );
+        }
+    }
+}

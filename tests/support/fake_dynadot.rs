@@ -119,6 +119,8 @@ struct State {
     zones: BTreeMap<String, FakeZone>,
     calls: BTreeMap<String, usize>,
     fault_rate: f64,
+    /// Failures quote the request, key and all, as some providers' error pages do.
+    echo_requests: bool,
     latency: Duration,
     rng: Option<fastrand::Rng>,
 }
@@ -197,6 +199,11 @@ impl FakeDynadot {
         self.state().fault_rate = rate;
     }
 
+    /// Makes every failure quote the request's query string, the key in it percent-encoded.
+    pub fn set_echo_requests(&self, echo: bool) {
+        self.state().echo_requests = echo;
+    }
+
     pub fn set_latency(&self, latency: Duration) {
         self.state().latency = latency;
     }
@@ -233,18 +240,20 @@ impl Handler {
         if overlapping {
             self.overlaps.fetch_add(1, Ordering::SeqCst);
         }
-        let (latency, fault) = {
+        let (latency, fault, echo) = {
             let mut state = self.state.lock().unwrap();
             *state.calls.entry(command.clone()).or_default() += 1;
             let rate = state.fault_rate;
             let roll = state.rng.as_mut().map_or(1.0, fastrand::Rng::f64);
-            (state.latency, roll < rate)
+            (state.latency, roll < rate, state.echo_requests)
         };
         tokio::time::sleep(latency).await;
         let body = if param("key") != Some(self.key.as_str()) {
             json!({"Response": {"ResponseCode": "-1", "Error": "invalid key"}})
         } else if overlapping {
             error_of(&command, "concurrent requests are not allowed for this key")
+        } else if fault && echo {
+            error_of(&command, &format!("{PASSING_FAILURE} (request: {query})"))
         } else if fault {
             error_of(&command, PASSING_FAILURE)
         } else {

@@ -24,7 +24,8 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 
 pub const POOL: &str = "omani.works";
-pub const LB_IP: &str = "203.0.113.10";
+/// A globally routable address: PDM refuses to publish documentation ranges such as 203.0.113.0/24.
+pub const LB_IP: &str = "94.130.0.10";
 /// The Dynadot key of the tests: recognizable, so a test can prove it never leaks.
 pub const DYNADOT_KEY: &str = "dynadot-test-key-5e3c1f";
 
@@ -82,9 +83,13 @@ impl TestApp {
 
     /// DNS at the fake Dynadot at `url`, retrying passing failures quickly.
     pub fn with_dynadot(db: PgPool, url: &str, overrides: &[(&str, &str)]) -> Self {
+        Self::with_dynadot_key(db, url, DYNADOT_KEY, overrides)
+    }
+
+    pub fn with_dynadot_key(db: PgPool, url: &str, key: &str, overrides: &[(&str, &str)]) -> Self {
         let dynadot = Dynadot::new(
             url,
-            DYNADOT_KEY.into(),
+            key.into(),
             Duration::from_secs(5),
             RetryPolicy {
                 attempts: 4,

@@ -105,13 +105,13 @@ impl Zone {
 
     fn ensure_writable(&self, pool: &PoolDomain) -> Result<(), DnsError> {
         if !self.kind.eq_ignore_ascii_case(DYNADOT_DNS) {
-            return Err(DnsError::Refused(format!(
+            return Err(DnsError::Unwritable(format!(
                 "{pool} is not on Dynadot DNS (its type is {:?}); PDM will not replace it",
                 self.kind
             )));
         }
         if self.main.len() > MAX_MAIN_RECORDS || self.sub.len() > MAX_SUB_RECORDS {
-            return Err(DnsError::Refused(format!(
+            return Err(DnsError::Unwritable(format!(
                 "{pool} would hold {} main and {} sub records; Dynadot allows \
                  {MAX_MAIN_RECORDS} and {MAX_SUB_RECORDS}",
                 self.main.len(),
@@ -605,10 +605,10 @@ mod tests {
             .collect();
 
         assert!(
-            matches!(parked.ensure_writable(&pool), Err(DnsError::Refused(m)) if m.contains("Parking"))
+            matches!(parked.ensure_writable(&pool), Err(DnsError::Unwritable(m)) if m.contains("Parking"))
         );
         assert!(
-            matches!(full.ensure_writable(&pool), Err(DnsError::Refused(m)) if m.contains("100"))
+            matches!(full.ensure_writable(&pool), Err(DnsError::Unwritable(m)) if m.contains("100"))
         );
     }
 }

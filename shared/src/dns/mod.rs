@@ -63,9 +63,13 @@ pub enum DnsError {
     /// The provider could not be reached or failed in passing; retrying may help.
     #[error("DNS provider unavailable: {0}")]
     Unavailable(String),
-    /// The provider refused the change, or PDM refused to make it.
+    /// The provider refused the change.
     #[error("DNS change refused: {0}")]
     Refused(String),
+    /// The change cannot be made, said in PDM's own words, never the provider's: a parked
+    /// zone, a zone over its limit, no such zone, a refused key.
+    #[error("DNS change not made: {0}")]
+    Unwritable(String),
 }
 
 impl DnsError {
@@ -73,21 +77,73 @@ impl DnsError {
         matches!(self, Self::Unavailable(_))
     }
 
+    /// What PDM stores and serves of a failure (`dns_last_error`, the audit trail, history):
+    /// a code and a reason of PDM's own. The provider's text goes only to the log, scrubbed,
+    /// since a provider may quote anything back, the request and its key included.
+    pub fn classified(&self) -> String {
+        match self {
+            Self::Unavailable(_) => "dns-unavailable: the DNS provider could not be reached or \
+                                     failed in passing; PDM retries"
+                .to_owned(),
+            Self::Refused(_) => "dns-refused: the DNS provider refused the change; PDM's log \
+                                 has its answer"
+                .to_owned(),
+            Self::Unwritable(why) => format!("dns-unwritable: {why}"),
+        }
+    }
+
     /// Error texts quote what a provider sent back: the same error with `key` scrubbed.
     fn redacted(self, key: &SecretString) -> Self {
-        let key = key.expose_secret();
-        let scrub = |message: String| {
-            if key.is_empty() {
-                message
-            } else {
-                message.replace(key, "[REDACTED]")
-            }
-        };
+        let scrub = |message: String| scrub(message, key.expose_secret());
         match self {
             Self::Unavailable(message) => Self::Unavailable(scrub(message)),
             Self::Refused(message) => Self::Refused(scrub(message)),
+            Self::Unwritable(message) => Self::Unwritable(scrub(message)),
         }
     }
+}
+
+/// `text` without `secret` in any form a request may carry it: raw, form-encoded (`+` for a
+/// space), percent-encoded (`%20`), either case of hex, or escaped in JSON.
+pub fn scrub(mut text: String, secret: &str) -> String {
+    if secret.is_empty() {
+        return text;
+    }
+    let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let percent = form.replace('+', "%20");
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json = json.trim_matches('"');
+    let mut forms = vec![secret.to_owned(), json.to_owned()];
+    for encoded in [form, percent] {
+        forms.push(lowercase_hex(&encoded));
+        forms.push(encoded);
+    }
+    // Longest first, so that a form containing another is replaced whole.
+    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    for form in forms {
+        if !form.is_empty() {
+            text = text.replace(&form, "[REDACTED]");
+        }
+    }
+    text
+}
+
+/// `%2F` as `%2f`: both decode alike.
+fn lowercase_hex(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut hex_left = 0;
+    for c in encoded.chars() {
+        if c == '%' {
+            hex_left = 2;
+            out.push(c);
+        } else if hex_left > 0 {
+            hex_left -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// How often and how patiently a passing failure is retried within one call.

@@ -209,12 +209,12 @@ impl PowerDns {
             .map(|answer| answer.error)
             .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
         Err(match status {
-            StatusCode::NOT_FOUND => DnsError::Refused(format!(
+            StatusCode::NOT_FOUND => DnsError::Unwritable(format!(
                 "PowerDNS server {:?} has no zone {pool}. (HTTP 404)",
                 self.server_id
             )),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                DnsError::Refused(format!("PowerDNS refused the API key (HTTP {status})"))
+                DnsError::Unwritable(format!("PowerDNS refused the API key (HTTP {status})"))
             }
             s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
                 DnsError::Unavailable(format!("PowerDNS answered HTTP {status}: {detail}"))
