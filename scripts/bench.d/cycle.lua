@@ -10,7 +10,7 @@ request = function()
   local held = table.remove(to_commit)
   if held then
     return wrk.format("POST", "/api/v1/pool/openova.io/commit", json, string.format(
-      '{"subdomain":"%s","reservationToken":"%s","loadBalancerIP":"203.0.113.10"}', held[1], held[2]))
+      '{"subdomain":"%s","reservationToken":"%s","loadBalancerIP":"94.130.0.10"}', held[1], held[2]))
   end
   local active = table.remove(to_release)
   if active then

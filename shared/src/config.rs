@@ -43,6 +43,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Empty: mutating endpoints are open (local runs), said loudly at startup.
     pub api_tokens: ApiTokens,
+    /// Publish private and shared load balancer addresses too (fleets with internal zones).
+    pub allow_private_lb: bool,
 }
 
 /// A configuration value that could not be used, naming the variable but never its value.
@@ -152,6 +154,7 @@ impl Config {
             max_in_flight: parse_with(parsed("PDM_MAX_IN_FLIGHT", "256"), positive_number)?,
             request_timeout: parse_with(parsed("PDM_REQUEST_TIMEOUT", "60s"), positive_duration)?,
             api_tokens: parse_with(parsed("PDM_API_TOKENS", ""), ApiTokens::parse)?,
+            allow_private_lb: parse_with(parsed("PDM_ALLOW_PRIVATE_LB", "false"), boolean)?,
         })
     }
 
@@ -239,6 +242,14 @@ fn positive_number<T: std::str::FromStr + PartialOrd + Default>(
         .ok()
         .filter(|n| *n > T::default())
         .ok_or("must be a whole number above 0")
+}
+
+fn boolean(value: &str) -> Result<bool, &'static str> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err("must be true or false"),
+    }
 }
 
 /// Go-style durations (`90s`, `10m`, `1h30m`) as humantime reads them; zero is refused.

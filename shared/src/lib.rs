@@ -4,6 +4,7 @@
 //! ([`store`]), DNS providers ([`dns`]) and the HTTP contract as tower services ([`http`]).
 //! No HTTP framework and no Lambda runtime: the binaries in `functions/` choose those.
 
+pub mod address;
 pub mod config;
 pub mod dns;
 pub mod domain;

@@ -27,6 +27,8 @@ pub const SWEEP_BATCH: i64 = 500;
 const RECONCILE_BATCH: i64 = 50;
 /// How old a zone's measured room may grow before the reconciler measures it again.
 const ZONE_REFRESH_AGE: Duration = Duration::from_secs(300);
+/// How often a release is tried again when a concurrent change hid its row from it.
+const RELEASE_RETRIES: u32 = 3;
 /// The largest page `list` hands out.
 pub const MAX_PAGE: i64 = 1000;
 
@@ -53,6 +55,12 @@ pub struct Commit {
     pub token: Option<Uuid>,
     pub sovereign_fqdn: String,
     pub load_balancer_ip: IpAddr,
+}
+
+/// A token that is not a UUID matches no reservation; nil never belongs to one (PDM issues
+/// random v4 tokens), so it stands for "presented but unmatched".
+pub fn presented_token(raw: &str) -> Uuid {
+    raw.trim().parse().unwrap_or(Uuid::nil())
 }
 
 /// A page of `list`.
@@ -114,6 +122,7 @@ pub struct Pdm {
     domains: ManagedDomains,
     reservation_ttl: Duration,
     sovereign_hosts: Vec<String>,
+    allow_private_lb: bool,
     /// First retry delay of a failed DNS change; doubles per attempt.
     dns_retry_base: Duration,
     /// How long a DNS change being applied is left to its applier before the reconciler may
@@ -133,6 +142,7 @@ impl Pdm {
             domains: config.managed_domains.clone(),
             reservation_ttl: config.reservation_ttl,
             sovereign_hosts: config.sovereign_hosts.clone(),
+            allow_private_lb: config.allow_private_lb,
             dns_retry_base: config.sweeper_interval,
             dns_lease: (config.sweeper_interval * 2).max(Duration::from_secs(1)),
             dns_gate: tokio::sync::Mutex::new(()),
@@ -160,7 +170,7 @@ impl Pdm {
         let outcome = match &result {
             Ok(_) => "ok",
             Err(DnsError::Unavailable(_)) => "unavailable",
-            Err(DnsError::Refused(_)) => "refused",
+            Err(DnsError::Refused(_) | DnsError::Unwritable(_)) => "refused",
         };
         self.metrics
             .record_dns(self.dns.name(), operation, outcome, started.elapsed());
@@ -231,6 +241,38 @@ impl Pdm {
             return Err(Error::Reserved(sub.to_string()));
         }
         Ok((pool, sub, fqdn))
+    }
+
+    /// Validates a commit of `fqdn` as the contract does, for every caller alike: the
+    /// address must be publishable, the sovereign FQDN (`fqdn` when absent) a host name.
+    pub fn parse_commit(
+        &self,
+        fqdn: &str,
+        token: &str,
+        sovereign_fqdn: Option<&str>,
+        load_balancer_ip: Option<&str>,
+    ) -> Result<Commit, Error> {
+        let load_balancer_ip = load_balancer_ip
+            .ok_or_else(|| Error::MissingLbIp("loadBalancerIP is required".to_owned()))?;
+        let load_balancer_ip =
+            crate::address::publishable(load_balancer_ip, self.allow_private_lb)?;
+        let sovereign_fqdn = match sovereign_fqdn.map(str::trim) {
+            None | Some("") => fqdn.to_owned(),
+            Some(name) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                if !crate::domain::is_hostname(&name) {
+                    return Err(Error::InvalidFormat(
+                        "sovereignFQDN is not a valid host name".to_owned(),
+                    ));
+                }
+                name
+            }
+        };
+        Ok(Commit {
+            token: Some(presented_token(token)),
+            sovereign_fqdn,
+            load_balancer_ip,
+        })
     }
 
     /// Holds the name for the reservation TTL, taking over a lapsed reservation, and only
@@ -338,23 +380,33 @@ impl Pdm {
         actor: &Actor,
     ) -> Result<(String, DnsSync), Error> {
         let fqdn = pool.fqdn(sub)?;
-        let releasing = match self
-            .store
-            .release(pool, sub, token, self.dns_lease, actor)
-            .await?
-        {
-            Some(Release::Freed(_)) => {
-                info!("released a reservation");
-                return Ok((fqdn, DnsSync::Written));
-            }
-            Some(Release::Releasing(row)) => *row,
-            None => {
-                let exists = self.store.find(pool, sub).await?.is_some();
-                return Err(if exists && token.is_some() {
-                    Error::TokenMismatch
-                } else {
-                    Error::NotFound
-                });
+        let mut retries = 0;
+        let releasing = loop {
+            match self
+                .store
+                .release(pool, sub, token, self.dns_lease, actor)
+                .await?
+            {
+                Some(Release::Freed(_)) => {
+                    info!("released a reservation");
+                    return Ok((fqdn, DnsSync::Written));
+                }
+                Some(Release::Releasing(row)) => break *row,
+                None => match self.store.find(pool, sub).await? {
+                    None => return Err(Error::NotFound),
+                    Some(held) if token.is_some_and(|t| t != held.reservation_token) => {
+                        return Err(Error::TokenMismatch);
+                    }
+                    // The row changed between the release statement's snapshot and its write
+                    // (a concurrent commit activated it); a new statement sees it as it is now.
+                    Some(_) if retries < RELEASE_RETRIES => retries += 1,
+                    Some(_) => {
+                        return Err(Error::Unavailable(
+                            "the allocation",
+                            anyhow::anyhow!("it kept changing while being released"),
+                        ));
+                    }
+                },
             }
         };
         let sync = self.sync(pool, sub, Some(releasing), actor).await;
@@ -685,7 +737,7 @@ impl Pdm {
             }
             Err(error) => {
                 warn!(provider = self.dns.name(), error.message = %error, "DNS change failed");
-                let message = error.to_string();
+                let message = error.classified();
                 self.store
                     .defer(
                         pool,

@@ -169,7 +169,7 @@ contract_test!(commit_refusals_follow_the_contract, [], |app| {
         (
             "active",
             &active,
-            "192.0.2.99",
+            "94.130.0.99",
             StatusCode::CONFLICT,
             "already-active",
         ),
@@ -185,7 +185,7 @@ contract_test!(commit_refusals_follow_the_contract, [], |app| {
             &held,
             "0.0.0.0",
             StatusCode::UNPROCESSABLE_ENTITY,
-            "missing-lb-ip",
+            "invalid-format",
         ),
     ];
 
@@ -221,7 +221,7 @@ contract_test!(
             (
                 json!({"subdomain": "acme", "reservationToken": token, "loadBalancerIP": "ff02::1"}),
                 422,
-                "missing-lb-ip",
+                "invalid-format",
             ),
             (
                 json!({"subdomain": "acme!", "reservationToken": token, "loadBalancerIP": LB_IP}),
@@ -270,11 +270,11 @@ contract_test!(
     |app| {
         let token = app.reserve_token("acme").await;
 
-        let reply = app.commit("acme", &token, "2001:DB8:0:0::1").await;
+        let reply = app.commit("acme", &token, "2A01:4F8:0:0::1").await;
 
         assert_eq!(reply.status, StatusCode::OK);
-        assert_eq!(reply.body["loadBalancerIP"], "2001:db8::1");
-        let retry = app.commit("acme", &token, "2001:db8::1").await;
+        assert_eq!(reply.body["loadBalancerIP"], "2a01:4f8::1");
+        let retry = app.commit("acme", &token, "2a01:4f8::1").await;
         assert_eq!(
             retry.status,
             StatusCode::OK,
@@ -299,5 +299,67 @@ contract_test!(
 
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(reply.body["sovereignFQDN"], "acme.omani.works");
+    }
+);
+
+/// Addresses no public zone should carry, each of which PDM once published.
+const NEVER_PUBLISHED: [&str; 13] = [
+    "127.0.0.1",
+    "::1",
+    "169.254.169.254",
+    "fe80::1",
+    "255.255.255.255",
+    "240.0.0.1",
+    "192.0.2.1",
+    "::ffff:127.0.0.1",
+    "::ffff:0.0.0.0",
+    "::ffff:224.0.0.1",
+    "10.1.2.3",
+    "100.64.0.1",
+    "fd00::1",
+];
+
+contract_test!(commit_publishes_only_globally_routable_unicast, |app| {
+    let token = app.reserve_token("acme").await;
+
+    for ip in NEVER_PUBLISHED {
+        let reply = app.commit("acme", &token, ip).await;
+
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{ip}: {:?}",
+            reply.body
+        );
+        assert_eq!(reply.error(), "invalid-format", "{ip}");
+        assert!(
+            reply.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("loadBalancerIP"),
+            "{ip}"
+        );
+    }
+    assert_eq!(app.check("acme").await.body["reason"], "reserved-state");
+    let mapped = app.commit("acme", &token, &format!("::ffff:{LB_IP}")).await;
+    assert_eq!(mapped.status, StatusCode::OK, "{:?}", mapped.body);
+    assert_eq!(
+        mapped.body["loadBalancerIP"], LB_IP,
+        "IPv4-mapped IPv6 is published as IPv4"
+    );
+});
+
+contract_test!(
+    private_load_balancers_are_published_when_the_operator_allows_them,
+    ["PDM_ALLOW_PRIVATE_LB" = "true"],
+    |app| {
+        let token = app.reserve_token("acme").await;
+        let loopback = app.commit("acme", &token, "127.0.0.1").await;
+        assert_eq!(loopback.error(), "invalid-format", "loopback stays refused");
+
+        let private = app.commit("acme", &token, "10.1.2.3").await;
+
+        assert_eq!(private.status, StatusCode::OK, "{:?}", private.body);
+        assert_eq!(private.body["loadBalancerIP"], "10.1.2.3");
     }
 );

@@ -1,6 +1,6 @@
 use futures::future::join_all;
 use http::StatusCode;
-use pdm_tests::{LB_IP, TestApp};
+use pdm_tests::{LB_IP, POOL, TestApp};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 const RACERS: usize = 50;
@@ -92,5 +92,47 @@ async fn concurrent_commits_with_one_token_all_answer_the_same_allocation(
     for reply in &replies {
         assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
         assert_eq!(reply.body, replies[0].body);
+    }
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_release_racing_a_commit_is_never_lost(
+    options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    // Arrange
+    let replicas = two_replicas(options, connect).await;
+    const ROUNDS: usize = 60;
+
+    for round in 0..ROUNDS {
+        let sub = format!("race{round}");
+        let token = replicas[0].reserve_token(&sub).await;
+
+        // Act: the commit and the release of one name at the same moment, one per replica.
+        let (committed, released) = tokio::join!(
+            replicas[0].commit(&sub, &token, LB_IP),
+            replicas[1].release(&sub),
+        );
+
+        // Assert: the release won, either over the reservation (the commit then finds nothing)
+        // or over the allocation (it is being released); never a 404 for a name that exists.
+        assert!(
+            matches!(released.status, StatusCode::OK | StatusCode::ACCEPTED),
+            "round {round}: release {} {:?}, commit {} {:?}",
+            released.status,
+            released.body,
+            committed.status,
+            committed.body
+        );
+        let listed = replicas[0].get(&format!("/api/v1/pool/{POOL}/list")).await;
+        assert!(
+            !listed.body["allocations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["subdomain"] == sub.as_str()),
+            "round {round}: {sub} is still allocated after its release: {:?}",
+            listed.body
+        );
     }
 }

@@ -1,5 +1,5 @@
 use http::{Method, StatusCode, header};
-use pdm_tests::{POOL, raw_request};
+use pdm_tests::{LB_IP, POOL, raw_request};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -65,10 +65,10 @@ contract_test!(
 
         // Assert: the old holder has lost it, the new one can commit.
         assert_ne!(first, second);
-        let stale = app.commit("acme", &first, "192.0.2.1").await;
+        let stale = app.commit("acme", &first, LB_IP).await;
         assert_eq!(stale.status, StatusCode::FORBIDDEN);
         assert_eq!(stale.error(), "token-mismatch");
-        let fresh = app.commit("acme", &second, "192.0.2.1").await;
+        let fresh = app.commit("acme", &second, LB_IP).await;
         assert_eq!(fresh.status, StatusCode::OK);
         assert_eq!(app.row_count().await, 1);
     }

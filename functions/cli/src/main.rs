@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use pdm_core::http::wire::{AllocationBody, CheckResponse, CommitRequest, EventBody};
-use pdm_core::http::{parse_commit, presented_token};
+use pdm_core::http::wire::{AllocationBody, CheckResponse, EventBody};
+use pdm_core::service::presented_token;
 use pdm_core::service::{DnsSync, MaintenanceReport};
 use pdm_core::store::{Actor, Allocation};
 use pdm_core::{Config, Ctx, Error};
@@ -179,13 +179,7 @@ async fn run(cli: &Cli, ctx: &Arc<Ctx>) -> Result<ExitCode, Error> {
         } => {
             let pool = pdm.domains().resolve(pool)?;
             let sub = pdm_core::domain::Subdomain::parse(sub)?;
-            let request = CommitRequest {
-                subdomain: sub.to_string(),
-                reservation_token: token.clone(),
-                sovereign_fqdn: fqdn.clone(),
-                load_balancer_ip: Some(ip.clone()),
-            };
-            let commit = parse_commit(&request, &pool.fqdn(&sub)?)?;
+            let commit = pdm.parse_commit(&pool.fqdn(&sub)?, token, fqdn.as_deref(), Some(ip))?;
             let (allocation, sync) = pdm.commit(&pool, &sub, &commit, &actor).await?;
             print_allocations(out, &[allocation], false);
             Ok(dns_exit(sync))

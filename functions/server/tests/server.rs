@@ -186,7 +186,7 @@ async fn the_server_migrates_serves_the_contract_sweeps_and_stops_on_sigterm(
             "subdomain": "acme",
             "reservationToken": reserved["reservationToken"],
             "sovereignFQDN": "acme.omani.works",
-            "loadBalancerIP": "198.51.100.7",
+            "loadBalancerIP": "94.130.0.7",
         }))
         .send()
         .await
@@ -200,7 +200,7 @@ async fn the_server_migrates_serves_the_contract_sweeps_and_stops_on_sigterm(
         .json()
         .await
         .unwrap();
-    assert_eq!(list["allocations"][0]["loadBalancerIP"], "198.51.100.7");
+    assert_eq!(list["allocations"][0]["loadBalancerIP"], "94.130.0.7");
     let release = client
         .delete(pool_url("release?sub=acme"))
         .send()
@@ -275,7 +275,7 @@ async fn a_commit_killed_between_the_row_and_dns_converges_after_restart(
         .json(&json!({
             "subdomain": "acme",
             "reservationToken": reserved["reservationToken"],
-            "loadBalancerIP": "198.51.100.7",
+            "loadBalancerIP": "94.130.0.7",
         }))
         .send();
     let commit = tokio::spawn(commit);

@@ -7,7 +7,6 @@ pub mod wire;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -27,7 +26,7 @@ use wire::{
     ListResponse, ReleaseRequest, ReleaseResponse, ReserveRequest, ReservedResponse, Status,
 };
 
-use crate::domain::{PoolDomain, RESERVED_LABELS, Subdomain, is_hostname};
+use crate::domain::{PoolDomain, RESERVED_LABELS, Subdomain};
 use crate::service::{self, DnsSync};
 use crate::store::Actor;
 use crate::{Ctx, Error};
@@ -330,7 +329,12 @@ impl Endpoint {
             Route::Commit => {
                 let body: CommitRequest = read_json(request).await?;
                 let (pool, sub) = self.parse_name(&raw_pool, &body.subdomain)?;
-                let commit = parse_commit(&body, &pool.fqdn(&sub)?)?;
+                let commit = pdm.parse_commit(
+                    &pool.fqdn(&sub)?,
+                    &body.reservation_token,
+                    body.sovereign_fqdn.as_deref(),
+                    body.load_balancer_ip.as_deref(),
+                )?;
                 let (allocation, sync) = pdm.commit(&pool, &sub, &commit, &actor("")).await?;
                 Ok(response::json(
                     sync_status(sync),
@@ -447,44 +451,6 @@ fn sync_status(sync: DnsSync) -> StatusCode {
     }
 }
 
-/// Validates a commit as the contract does; the CLI reuses it so both apply the same rules.
-pub fn parse_commit(body: &CommitRequest, fqdn: &str) -> Result<service::Commit, Error> {
-    let load_balancer_ip = body
-        .load_balancer_ip
-        .as_deref()
-        .ok_or_else(|| Error::MissingLbIp("loadBalancerIP is required".to_owned()))?
-        .trim()
-        .parse::<IpAddr>()
-        .ok()
-        .filter(|ip| !ip.is_unspecified() && !ip.is_multicast())
-        .ok_or_else(|| {
-            Error::MissingLbIp("loadBalancerIP must be a unicast IPv4 or IPv6 address".to_owned())
-        })?;
-    let sovereign_fqdn = match body.sovereign_fqdn.as_deref().map(str::trim) {
-        None | Some("") => fqdn.to_owned(),
-        Some(name) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            if !is_hostname(&name) {
-                return Err(Error::InvalidFormat(
-                    "sovereignFQDN is not a valid host name".to_owned(),
-                ));
-            }
-            name
-        }
-    };
-    Ok(service::Commit {
-        token: Some(presented_token(&body.reservation_token)),
-        sovereign_fqdn,
-        load_balancer_ip,
-    })
-}
-
-/// A token that is not a UUID matches no reservation; nil never belongs to one (PDM issues
-/// random v4 tokens), so it stands for "presented but unmatched".
-pub fn presented_token(raw: &str) -> Uuid {
-    raw.trim().parse().unwrap_or(Uuid::nil())
-}
-
 /// The subdomain of a release, from the JSON body or `?sub=` (both must agree when both are
 /// given), and the reservation token the body may present.
 async fn release_request<B>(request: Request<B>) -> Result<(String, Option<Uuid>), Error>
@@ -498,7 +464,10 @@ where
         (None, None)
     } else {
         let body = parse_json::<ReleaseRequest>(&body)?;
-        let token = body.reservation_token.as_deref().map(presented_token);
+        let token = body
+            .reservation_token
+            .as_deref()
+            .map(service::presented_token);
         (body.subdomain, token)
     };
     let subdomain = match (from_query, from_body) {
