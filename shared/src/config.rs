@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::dns::DEFAULT_SOVEREIGN_HOSTS;
+use crate::dns::{DEFAULT_SOVEREIGN_HOSTS, ForeignRecords};
 use crate::domain::{ManagedDomains, Subdomain};
 
 /// The embedded store's file when `PDM_DATABASE_URL` and `PDM_SQLITE_PATH` are unset, so that
@@ -45,6 +45,8 @@ pub struct Config {
     pub api_tokens: ApiTokens,
     /// Publish private and shared load balancer addresses too (fleets with internal zones).
     pub allow_private_lb: bool,
+    /// Whether a commit may replace records PDM did not write at the sovereign's names.
+    pub foreign_records: ForeignRecords,
 }
 
 /// A configuration value that could not be used, naming the variable but never its value.
@@ -155,6 +157,13 @@ impl Config {
             request_timeout: parse_with(parsed("PDM_REQUEST_TIMEOUT", "60s"), positive_duration)?,
             api_tokens: parse_with(parsed("PDM_API_TOKENS", ""), ApiTokens::parse)?,
             allow_private_lb: parse_with(parsed("PDM_ALLOW_PRIVATE_LB", "false"), boolean)?,
+            foreign_records: parse_with(parsed("PDM_FOREIGN_RECORDS", "refuse"), |v| {
+                match v.trim() {
+                    "refuse" => Ok(ForeignRecords::Refuse),
+                    "adopt" => Ok(ForeignRecords::Adopt),
+                    _ => Err("must be refuse or adopt"),
+                }
+            })?,
         })
     }
 

@@ -18,6 +18,9 @@ pub enum Error {
     Conflict,
     #[error("{0}")]
     PoolFull(String),
+    /// Records PDM did not write stand at the sovereign's host names.
+    #[error("{0}")]
+    DnsConflict(String),
     #[error("the reservation token does not match")]
     TokenMismatch,
     #[error("no such allocation")]
@@ -61,6 +64,7 @@ impl Error {
             Self::MissingLbIp(_) => "missing-lb-ip",
             Self::Conflict => "conflict",
             Self::PoolFull(_) => "pool-full",
+            Self::DnsConflict(_) => "dns-conflict",
             Self::TokenMismatch => "token-mismatch",
             Self::NotFound => "not-found",
             Self::AlreadyActive => "already-active",

@@ -12,11 +12,12 @@ use uuid::Uuid;
 
 use std::future::Future;
 
-use crate::dns::{DnsError, DnsProvider, SovereignRecords, ZoneUsage};
+use crate::dns::{DnsError, DnsProvider, ForeignRecords, SovereignRecords, ZoneUsage};
 use crate::domain::{ManagedDomains, PoolDomain, Subdomain};
 use crate::metrics::Metrics;
 use crate::store::{
     Activation, Actor, Allocation, DnsState, Event, Release, Reservation, State, Store, ZoneRoom,
+    ZoneSeen,
 };
 use crate::{Config, Error};
 
@@ -88,6 +89,9 @@ pub struct Drift {
     pub missing: Vec<DriftRecord>,
     /// PDM-shaped records (`<host>.<label>`) that no active allocation owns.
     pub orphaned: Vec<DriftRecord>,
+    /// Records PDM did not write at a sovereign's host names: they keep that name from
+    /// being allocated (`dns-conflict`) unless PDM_FOREIGN_RECORDS=adopt.
+    pub foreign: Vec<crate::dns::ZoneRecord>,
 }
 
 impl Drift {
@@ -123,6 +127,7 @@ pub struct Pdm {
     reservation_ttl: Duration,
     sovereign_hosts: Vec<String>,
     allow_private_lb: bool,
+    foreign_records: ForeignRecords,
     /// First retry delay of a failed DNS change; doubles per attempt.
     dns_retry_base: Duration,
     /// How long a DNS change being applied is left to its applier before the reconciler may
@@ -143,6 +148,7 @@ impl Pdm {
             reservation_ttl: config.reservation_ttl,
             sovereign_hosts: config.sovereign_hosts.clone(),
             allow_private_lb: config.allow_private_lb,
+            foreign_records: config.foreign_records,
             dns_retry_base: config.sweeper_interval,
             dns_lease: (config.sweeper_interval * 2).max(Duration::from_secs(1)),
             dns_gate: tokio::sync::Mutex::new(()),
@@ -171,6 +177,7 @@ impl Pdm {
             Ok(_) => "ok",
             Err(DnsError::Unavailable(_)) => "unavailable",
             Err(DnsError::Refused(_) | DnsError::Unwritable(_)) => "refused",
+            Err(DnsError::Conflict(_)) => "conflict",
         };
         self.metrics
             .record_dns(self.dns.name(), operation, outcome, started.elapsed());
@@ -213,19 +220,56 @@ impl Pdm {
             Some(held) if !held.lapsed => {
                 Some(("reserved-state", format!("{fqdn} is held by a reservation")))
             }
-            _ => match self.room(&pool).await {
-                Ok(Some(room)) if !self.fits(room, &pool, &sub).await? => {
-                    Some(("pool-full", format!("{pool} cannot take another sovereign")))
+            _ => {
+                // First: a zone never seen is read now, so its foreign records are known too.
+                let room = self.room(&pool).await;
+                match self.foreign_conflict(&pool, &sub).await? {
+                    Some(conflict) => Some((conflict.code(), conflict.to_string())),
+                    None => self.room_refusal(room, &pool, &sub).await?,
                 }
-                Ok(_) => None,
-                // Check stays an answer; reserve will refuse if the room is still unknown.
-                Err(error) => {
-                    warn!(error.message = %error, "zone room unknown; check assumes it fits");
-                    None
-                }
-            },
+            }
         };
         Ok(Availability { fqdn, refusal })
+    }
+
+    /// `pool-full` when the zone is known not to fit another sovereign.
+    async fn room_refusal(
+        &self,
+        room: Result<Option<ZoneRoom>, Error>,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+    ) -> Result<Option<(&'static str, String)>, Error> {
+        Ok(match room {
+            Ok(Some(room)) if !self.fits(room, pool, sub).await? => {
+                Some(("pool-full", format!("{pool} cannot take another sovereign")))
+            }
+            Ok(_) => None,
+            // Check stays an answer; reserve will refuse if the room is still unknown.
+            Err(error) => {
+                warn!(error.message = %error, "zone room unknown; check assumes it fits");
+                None
+            }
+        })
+    }
+
+    /// `dns-conflict` when, as PDM last saw the zone, records it did not write stand at the
+    /// sovereign's host names, unless the operator lets PDM adopt them.
+    async fn foreign_conflict(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+    ) -> Result<Option<Error>, Error> {
+        if self.foreign_records == ForeignRecords::Adopt {
+            return Ok(None);
+        }
+        let standing = self.store.foreign_records_at(pool, sub).await?;
+        Ok((!standing.is_empty()).then(|| {
+            Error::DnsConflict(format!(
+                "records PDM did not write stand at {}'s host names: {}",
+                pool.fqdn(sub).unwrap_or_default(),
+                crate::dns::listed(&standing)
+            ))
+        }))
     }
 
     /// Parses a name that may be reserved: managed pool, well-formed label, not reserved.
@@ -285,10 +329,14 @@ impl Pdm {
         created_by: &str,
         actor: &Actor,
     ) -> Result<Allocation, Error> {
+        // The room first: a zone never seen is read then, so its foreign records are known.
         let room = self
             .room(pool)
             .await?
             .map(|room| (room, self.sovereign_hosts.len()));
+        if let Some(conflict) = self.foreign_conflict(pool, sub).await? {
+            return Err(conflict);
+        }
         match self
             .store
             .reserve(pool, sub, self.reservation_ttl, created_by, actor, room)
@@ -324,6 +372,9 @@ impl Pdm {
             hosts: &self.sovereign_hosts,
             lease: self.dns_lease,
         };
+        if let Some(conflict) = self.foreign_conflict(pool, sub).await? {
+            return Err(conflict);
+        }
         let allocation = match self.store.activate(pool, sub, &activation, actor).await? {
             Some(activated) => activated,
             None => {
@@ -479,7 +530,7 @@ impl Pdm {
     /// Measures stale zones and applies every DNS change that is due.
     pub async fn reconcile(&self) -> Result<MaintenanceReport, Error> {
         let mut report = MaintenanceReport::default();
-        if self.dns.record_limit().is_some() {
+        if self.dns.reads_zones() {
             let pools: Vec<String> = self.domains.iter().map(ToString::to_string).collect();
             for stale in self.store.stale_zones(&pools, ZONE_REFRESH_AGE).await? {
                 let pool = self.domains.resolve(&stale)?;
@@ -592,6 +643,9 @@ impl Pdm {
                     owed,
                 });
             }
+        }
+        if let Some(seen) = self.measure(pool).await? {
+            drift.foreign = seen.foreign_at_hosts.into_iter().map(|(_, r)| r).collect();
         }
         Ok(Some(drift))
     }
@@ -709,7 +763,10 @@ impl Pdm {
             .and_then(|ip| ip.parse().ok());
         let (Some(target), State::Active) = (target, row.state) else {
             // Nothing to publish for a row without an address.
-            let settled = self.store.settle(pool, sub, row.dns_version, actor).await?;
+            let settled = self
+                .store
+                .settle(pool, sub, row.dns_version, actor, None)
+                .await?;
             return Ok(settled.then_some(DnsSync::Written));
         };
         let records = SovereignRecords {
@@ -725,17 +782,29 @@ impl Pdm {
             self.timed_dns("withdraw", self.dns.withdraw(&records))
                 .await
         } else {
-            self.timed_dns("publish", self.dns.publish(&records)).await
+            self.timed_dns("publish", self.dns.publish(&records, self.foreign_records))
+                .await
         };
         match change {
-            Ok(usage) => {
-                let settled = self.store.settle(pool, sub, row.dns_version, actor).await?;
-                if let Some(usage) = usage {
-                    self.save_room(pool, &usage).await?;
+            Ok(applied) => {
+                let adopted = (!applied.adopted.is_empty()).then(|| {
+                    let replaced = crate::dns::listed(&applied.adopted);
+                    warn!(%pool, %sub, replaced, "adopted records PDM did not write");
+                    format!("replaced records PDM did not write: {replaced}")
+                });
+                let settled = self
+                    .store
+                    .settle(pool, sub, row.dns_version, actor, adopted.as_deref())
+                    .await?;
+                if let Some(zone) = applied.zone {
+                    self.save_zone(pool, &zone).await?;
                 }
                 Ok(settled.then_some(DnsSync::Written))
             }
             Err(error) => {
+                if let DnsError::Conflict(standing) = &error {
+                    self.store.note_foreign_records(pool, sub, standing).await?;
+                }
                 warn!(provider = self.dns.name(), error.message = %error, "DNS change failed");
                 let message = error.classified();
                 self.store
@@ -761,7 +830,7 @@ impl Pdm {
         }
         match self.store.zone_room(pool).await? {
             Some(room) => Ok(Some(room)),
-            None => self.measure(pool).await,
+            None => Ok(self.measure(pool).await?.and_then(|seen| seen.room())),
         }
     }
 
@@ -780,31 +849,46 @@ impl Pdm {
     }
 
     /// Reads the zone (under its lock: the provider may allow one request at a time) and
-    /// saves its room.
-    async fn measure(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, Error> {
+    /// saves what it holds.
+    async fn measure(&self, pool: &PoolDomain) -> Result<Option<ZoneSeen>, Error> {
         let usage = self
             .exclusively(pool, self.timed_dns("measure", self.dns.usage(pool)))
             .await?;
         let usage = usage.map_err(|e| Error::Unavailable("the DNS provider", e.into()))?;
         match usage {
-            Some(usage) => Ok(Some(self.save_room(pool, &usage).await?)),
+            Some(usage) => self.save_zone(pool, &usage).await.map(Some),
             None => Ok(None),
         }
     }
 
-    /// Saves the zone's room: its limit and the records no allocation owns.
-    async fn save_room(&self, pool: &PoolDomain, usage: &ZoneUsage) -> Result<ZoneRoom, Error> {
+    /// Saves what the zone holds: its room, when it has a limit, and the records no
+    /// allocation owns, those at a sovereign's host names by the label they would block.
+    async fn save_zone(&self, pool: &PoolDomain, usage: &ZoneUsage) -> Result<ZoneSeen, Error> {
         let owned = self.store.owned_names(pool).await?;
-        let foreign = usage
+        let foreign: Vec<_> = usage
             .records
             .iter()
-            .filter(|(name, address)| !(*address && owned.contains(&name.to_ascii_lowercase())))
-            .count();
-        let room = ZoneRoom {
-            record_limit: i32::try_from(usage.record_limit).unwrap_or(i32::MAX),
-            foreign_records: i32::try_from(foreign).unwrap_or(i32::MAX),
+            .filter(|record| !ZoneUsage::is_owned(record, &owned))
+            .collect();
+        let foreign_at_hosts = foreign
+            .iter()
+            .filter_map(|record| {
+                let (host, label) = record.name.split_once('.')?;
+                let at_a_host = self.sovereign_hosts.iter().any(|h| h == host);
+                (at_a_host && Subdomain::parse(label).is_ok())
+                    .then(|| (label.to_owned(), (*record).clone()))
+            })
+            .collect();
+        let foreign_records = i32::try_from(foreign.len()).unwrap_or(i32::MAX);
+        let record_limit = usage
+            .record_limit
+            .map(|limit| i32::try_from(limit).unwrap_or(i32::MAX));
+        let seen = ZoneSeen {
+            record_limit,
+            foreign_records,
+            foreign_at_hosts,
         };
-        self.store.save_zone_room(pool, room).await?;
-        Ok(room)
+        self.store.save_zone(pool, &seen).await?;
+        Ok(seen)
     }
 }

@@ -450,3 +450,77 @@ async fn concurrent_reserves_never_overfill_a_zone(
     let full = replies.iter().filter(|r| r.error() == "pool-full").count();
     assert_eq!((made, full), (2, 18));
 }
+
+/// The zone: someone else's records where acme's would go.
+fn zone_with_records_at_acme() -> FakeZone {
+    let mut zone = FakeZone::with_foreign_records();
+    zone.sub.extend([
+        FakeRecord::sub("console.acme", "a", "192.0.2.200", None),
+        FakeRecord::sub("api.acme", "cname", "elsewhere.example", None),
+        FakeRecord::sub("gitea.acme", "aaaa", "2001:db8::77", None),
+    ]);
+    zone
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn records_pdm_did_not_write_refuse_the_name_and_survive_commit_and_release(db: PgPool) {
+    // Arrange
+    let fake = FakeDynadot::start(DYNADOT_KEY).await;
+    fake.seed(POOL, zone_with_records_at_acme());
+    let app = TestApp::with_dynadot(db, &fake.url, &[]);
+
+    // Act: PDM reads the zone the first time it needs its room; nothing is written.
+    let check = app.check("acme").await;
+    let reserve = app.reserve("acme").await;
+    let other = app.allocate("beta").await;
+    app.release("beta").await;
+
+    // Assert
+    assert_eq!(check.body["available"], false, "{:?}", check.body);
+    assert_eq!(check.body["reason"], "dns-conflict");
+    assert!(
+        check.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("console.acme A 192.0.2.200")
+    );
+    assert_eq!(reserve.status, StatusCode::CONFLICT);
+    assert_eq!(reserve.error(), "dns-conflict");
+    assert_eq!(other.status, StatusCode::OK, "{:?}", other.body);
+    assert_eq!(
+        fake.zone(POOL),
+        zone_with_records_at_acme(),
+        "every foreign record stands"
+    );
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn adopting_replaces_foreign_records_once_and_release_leaves_the_zone_without_them(
+    db: PgPool,
+) {
+    // Arrange
+    let fake = FakeDynadot::start(DYNADOT_KEY).await;
+    fake.seed(POOL, zone_with_records_at_acme());
+    let app = TestApp::with_dynadot(db, &fake.url, &[("PDM_FOREIGN_RECORDS", "adopt")]);
+
+    // Act
+    let commit = app.allocate("acme").await;
+    let history = app
+        .get(&format!("/api/v1/pool/{POOL}/history?sub=acme"))
+        .await;
+    let release = app.release("acme").await;
+
+    // Assert: the audit trail names what was replaced; afterwards the zone holds the rest.
+    assert_eq!(commit.status, StatusCode::OK, "{:?}", commit.body);
+    let events = history.body.to_string();
+    assert!(
+        events.contains("replaced records PDM did not write"),
+        "{events}"
+    );
+    assert!(
+        events.contains("api.acme CNAME elsewhere.example"),
+        "{events}"
+    );
+    assert_eq!(release.status, StatusCode::OK);
+    assert_eq!(fake.zone(POOL).sub, FakeZone::with_foreign_records().sub);
+}

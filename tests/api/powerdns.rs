@@ -88,18 +88,17 @@ async fn commit_and_release_write_and_remove_exactly_the_six_rrsets(db: PgPool) 
     assert!(server.resolve("console.acme.omani.works", "A").is_empty());
 }
 
-#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
-async fn a_commit_replaces_a_cname_or_old_address_at_its_names(db: PgPool) {
-    // Arrange: someone left a CNAME and an IPv6 address where acme's records go.
-    let server = PdnsServer::start();
-    let stale = [
-        ("console.acme.omani.works.", "CNAME", "www.omani.works."),
-        ("api.acme.omani.works.", "AAAA", "2001:db8::1"),
+/// Someone else's records at `sub`'s host names: an address, a CNAME and an IPv6 address.
+async fn plant_foreign_records(server: &PdnsServer, sub: &str) -> Vec<(String, &'static str)> {
+    let planted = [
+        (format!("console.{sub}.{POOL}."), "A", "192.0.2.200"),
+        (format!("api.{sub}.{POOL}."), "CNAME", "elsewhere.example."),
+        (format!("gitea.{sub}.{POOL}."), "AAAA", "2001:db8::77"),
     ];
-    let changes: Vec<Change> = stale
+    let changes: Vec<Change> = planted
         .iter()
         .map(|(name, kind, content)| Change {
-            name: (*name).to_owned(),
+            name: name.clone(),
             kind,
             changetype: "REPLACE",
             ttl: Some(60),
@@ -110,16 +109,101 @@ async fn a_commit_replaces_a_cname_or_old_address_at_its_names(db: PgPool) {
         })
         .collect();
     server.client().patch(&pool(POOL), &changes).await.unwrap();
+    planted
+        .iter()
+        .map(|(name, kind, _)| (name.clone(), *kind))
+        .collect()
+}
+
+async fn history_text(app: &TestApp, sub: &str) -> String {
+    app.get(&format!("/api/v1/pool/{POOL}/history?sub={sub}"))
+        .await
+        .body
+        .to_string()
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn records_pdm_did_not_write_are_never_replaced_and_keep_their_name_taken(db: PgPool) {
+    // Arrange: foreign records under two names; PDM has read the zone once since beta's.
+    let server = PdnsServer::start();
     let app = TestApp::with_powerdns(db, &server);
+    plant_foreign_records(&server, "beta").await;
+    app.pdm().maintain().await.unwrap();
+    plant_foreign_records(&server, "acme").await;
+    let before = server.rrsets(POOL).await;
+
+    // Act: beta as PDM knows it; acme, whose records PDM has not seen yet.
+    let check = app.check("beta").await;
+    let reserve = app.reserve("beta").await;
+    let token = app.reserve_token("acme").await;
+    let commit = app.commit("acme", &token, LB_IP).await;
+    let release = app.release("acme").await;
+    app.converge().await;
+    let check_after_release = app.check("acme").await;
+
+    // Assert: refused with the records named, and not one foreign record touched.
+    assert_eq!(check.body["available"], false, "{:?}", check.body);
+    assert_eq!(check.body["reason"], "dns-conflict");
+    let detail = check.body["detail"].as_str().unwrap();
+    for named in [
+        "console.beta A 192.0.2.200",
+        "api.beta CNAME",
+        "gitea.beta AAAA",
+    ] {
+        assert!(detail.contains(named), "{named} in {detail}");
+    }
+    assert_eq!(reserve.status, StatusCode::CONFLICT);
+    assert_eq!(reserve.error(), "dns-conflict");
+    assert_eq!(commit.status, StatusCode::ACCEPTED, "{:?}", commit.body);
+    assert!(history_text(&app, "acme").await.contains("dns-conflict"));
+    assert!(release.status.is_success(), "{:?}", release.body);
+    assert_eq!(
+        check_after_release.body["reason"], "dns-conflict",
+        "PDM learned acme's records from its own refused write"
+    );
+    assert_eq!(server.rrsets(POOL).await, before, "the zone is as it was");
+    assert_eq!(
+        server.resolve("console.acme.omani.works", "A"),
+        ["192.0.2.200"]
+    );
+    let drift = app.pdm().drift(&pool(POOL)).await.unwrap().unwrap();
+    let foreign: Vec<String> = drift.foreign.iter().map(ToString::to_string).collect();
+    assert!(
+        foreign.contains(&"console.acme A 192.0.2.200".to_owned()),
+        "{foreign:?}"
+    );
+    assert_eq!(foreign.len(), 6, "{foreign:?}");
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn an_operator_may_let_pdm_adopt_foreign_records_and_the_audit_says_what_was_replaced(
+    db: PgPool,
+) {
+    // Arrange
+    let server = PdnsServer::start();
+    let app = TestApp::with_powerdns_configured(db, &server, &[("PDM_FOREIGN_RECORDS", "adopt")]);
+    plant_foreign_records(&server, "acme").await;
+    app.pdm().maintain().await.unwrap();
 
     // Act
-    app.allocate("acme").await;
+    let check = app.check("acme").await;
+    let commit = app.allocate("acme").await;
 
-    // Assert: exactly the six A RRsets under acme, nothing stale left beside them.
+    // Assert: exactly the six A RRsets under acme, and the replaced records on record.
+    assert_eq!(check.body["available"], true, "{:?}", check.body);
+    assert_eq!(commit.status, StatusCode::OK, "{:?}", commit.body);
     let after = server.rrsets(POOL).await;
     let owned: Vec<RrSet> = under(&after, "acme").into_iter().cloned().collect();
     assert_eq!(owned, sovereign_rrsets("acme", LB_IP));
     assert_eq!(server.resolve("console.acme.omani.works", "A"), [LB_IP]);
+    let history = history_text(&app, "acme").await;
+    for replaced in [
+        "console.acme A 192.0.2.200",
+        "api.acme CNAME elsewhere.example.",
+        "gitea.acme AAAA 2001:db8::77",
+    ] {
+        assert!(history.contains(replaced), "{replaced} in {history}");
+    }
 }
 
 /// Two replicas on one database (a connection pool and a PowerDNS client each).

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use http::{Method, StatusCode};
-use pdm_core::dns::InMemory;
+use pdm_core::dns::{InMemory, ZoneRecord};
 use pdm_core::domain::{ManagedDomains, PoolDomain, Subdomain};
 use pdm_core::store::{
     Activation, Actor, DnsState, PgStore, Release, Reservation, SharedQueries, SqliteStore, State,
-    Store, ZoneRoom,
+    Store, ZoneRoom, ZoneSeen,
 };
 use pdm_tests::{LB_IP, POOL, config, request, send_in_process};
 use serde_json::json;
@@ -250,17 +250,17 @@ store_test!(
         let version = activated(store.as_ref(), "acme").await;
 
         let stale = store
-            .settle(&pool(), &sub("acme"), version - 1, &actor())
+            .settle(&pool(), &sub("acme"), version - 1, &actor(), None)
             .await
             .unwrap();
         let still = store.find(&pool(), &sub("acme")).await.unwrap().unwrap();
         let current = store
-            .settle(&pool(), &sub("acme"), version, &actor())
+            .settle(&pool(), &sub("acme"), version, &actor(), None)
             .await
             .unwrap();
         let synced = store.find(&pool(), &sub("acme")).await.unwrap().unwrap();
         let again = store
-            .settle(&pool(), &sub("acme"), version, &actor())
+            .settle(&pool(), &sub("acme"), version, &actor(), None)
             .await
             .unwrap();
 
@@ -278,7 +278,7 @@ store_test!(
 store_test!(a_release_is_owed_until_settled_then_the_row_goes, |store| {
     let version = activated(store.as_ref(), "acme").await;
     store
-        .settle(&pool(), &sub("acme"), version, &actor())
+        .settle(&pool(), &sub("acme"), version, &actor(), None)
         .await
         .unwrap();
     let lease = Duration::from_secs(30);
@@ -297,7 +297,7 @@ store_test!(a_release_is_owed_until_settled_then_the_row_goes, |store| {
     };
     let listed = store.list(&pool(), None, None).await.unwrap();
     store
-        .settle(&pool(), &sub("acme"), releasing.dns_version, &actor())
+        .settle(&pool(), &sub("acme"), releasing.dns_version, &actor(), None)
         .await
         .unwrap();
 
@@ -469,7 +469,12 @@ store_test!(
             record_limit: 10,
             foreign_records: 2,
         };
-        store.save_zone_room(&pool(), room).await.unwrap();
+        let seen = ZoneSeen {
+            record_limit: Some(10),
+            foreign_records: 2,
+            foreign_at_hosts: Vec::new(),
+        };
+        store.save_zone(&pool(), &seen).await.unwrap();
         reserved(store.as_ref(), "first").await;
 
         // 2 foreign + 6 held + 6 more > 10.
@@ -605,6 +610,60 @@ store_test!(
         assert_eq!(
             events(store.as_ref(), "acme").await,
             ["reserved", "committed", "release-requested", "released"]
+        );
+    }
+);
+
+store_test!(
+    foreign_records_are_known_per_label_and_replaced_by_each_read_of_the_zone,
+    |store| {
+        let console = ZoneRecord::new("console.acme", "A", "192.0.2.200");
+        let api = ZoneRecord::new("api.acme", "CNAME", "elsewhere.example.");
+        let beta = ZoneRecord::new("*.beta", "TXT", "hello");
+        let seen = |records: &[&ZoneRecord]| ZoneSeen {
+            record_limit: None,
+            foreign_records: 3,
+            foreign_at_hosts: records
+                .iter()
+                .map(|r| (r.name.split_once('.').unwrap().1.to_owned(), (*r).clone()))
+                .collect(),
+        };
+        store
+            .save_zone(&pool(), &seen(&[&console, &api, &beta]))
+            .await
+            .unwrap();
+
+        let at_acme = store
+            .foreign_records_at(&pool(), &sub("acme"))
+            .await
+            .unwrap();
+        store.save_zone(&pool(), &seen(&[&beta])).await.unwrap();
+        let after_reread = store
+            .foreign_records_at(&pool(), &sub("acme"))
+            .await
+            .unwrap();
+        store
+            .note_foreign_records(&pool(), &sub("acme"), std::slice::from_ref(&console))
+            .await
+            .unwrap();
+        store
+            .note_foreign_records(&pool(), &sub("acme"), std::slice::from_ref(&console))
+            .await
+            .unwrap();
+
+        assert_eq!(at_acme, [api, console.clone()]);
+        assert!(after_reread.is_empty(), "a new read replaces what was seen");
+        assert_eq!(
+            store
+                .foreign_records_at(&pool(), &sub("acme"))
+                .await
+                .unwrap(),
+            [console]
+        );
+        assert_eq!(
+            store.zone_room(&pool()).await.unwrap(),
+            None,
+            "no limit, no room"
         );
     }
 );

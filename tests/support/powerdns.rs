@@ -147,9 +147,17 @@ impl Drop for PdnsServer {
 impl crate::TestApp {
     /// PDM writing DNS to `server` through the PowerDNS provider.
     pub fn with_powerdns(db: sqlx::PgPool, server: &PdnsServer) -> Self {
+        Self::with_powerdns_configured(db, server, &[])
+    }
+
+    pub fn with_powerdns_configured(
+        db: sqlx::PgPool,
+        server: &PdnsServer,
+        overrides: &[(&str, &str)],
+    ) -> Self {
         Self::with_provider(
             db,
-            &crate::config(&[]),
+            &crate::config(overrides),
             std::sync::Arc::new(server.client()),
         )
     }

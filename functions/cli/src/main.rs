@@ -277,6 +277,15 @@ async fn run(cli: &Cli, ctx: &Arc<Ctx>) -> Result<ExitCode, Error> {
                             ]
                         }));
                     }
+                    rows.extend(drift.foreign.iter().map(|r| {
+                        vec![
+                            pool.clone(),
+                            "foreign".to_owned(),
+                            r.name.clone(),
+                            format!("{} {}", r.record_type, r.value),
+                            "false".to_owned(),
+                        ]
+                    }));
                 }
                 rows
             });

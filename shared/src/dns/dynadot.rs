@@ -9,7 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::{DnsError, DnsProvider, RetryPolicy, SovereignRecords, ZoneUsage, http_client};
+use super::{
+    Applied, DnsError, DnsProvider, ForeignRecords, RetryPolicy, SovereignRecords, ZoneRecord,
+    ZoneUsage, http_client,
+};
 use crate::domain::PoolDomain;
 
 /// Dynadot's per-zone limits.
@@ -75,10 +78,19 @@ impl Zone {
         zone
     }
 
-    /// The zone without the sovereign's records; every other record kept as it came.
+    /// The zone without the sovereign's records (its type and target at its names); every
+    /// other record kept as it came, someone else's at the same names included.
     pub fn with_withdrawn(&self, records: &SovereignRecords) -> Self {
         let names: Vec<String> = records.relative_names().collect();
-        self.without(&names, &ADDRESS_TYPES[..2])
+        let target = records.target.to_string();
+        let mut zone = self.clone();
+        zone.sub.retain(|r| {
+            let ours = r.has_type(&[records.record_type()])
+                && r.value == target
+                && names.iter().any(|n| r.is_at(n));
+            !ours
+        });
+        zone
     }
 
     fn without(&self, names: &[String], types: &[&str]) -> Self {
@@ -88,16 +100,31 @@ impl Zone {
         zone
     }
 
-    /// What the zone holds, for capacity accounting.
+    /// The records `with_published` would replace, of those standing at the names.
+    fn replaced_by_publishing(standing: Vec<ZoneRecord>) -> Vec<ZoneRecord> {
+        standing
+            .into_iter()
+            .filter(|r| {
+                ADDRESS_TYPES
+                    .iter()
+                    .any(|t| r.record_type.eq_ignore_ascii_case(t))
+            })
+            .collect()
+    }
+
+    /// What the zone holds: its sub records and their limit.
     pub fn usage(&self) -> ZoneUsage {
         ZoneUsage {
-            record_limit: MAX_SUB_RECORDS,
+            record_limit: Some(MAX_SUB_RECORDS),
             records: self
                 .sub
                 .iter()
                 .map(|r| {
-                    let name = r.subhost.clone().unwrap_or_default();
-                    (name, r.has_type(&ADDRESS_TYPES[..2]))
+                    ZoneRecord::new(
+                        r.subhost.as_deref().unwrap_or_default(),
+                        &r.record_type,
+                        &r.value,
+                    )
                 })
                 .collect(),
         }
@@ -280,16 +307,16 @@ impl Dynadot {
     async fn read_modify_write(
         &self,
         pool: &PoolDomain,
-        edit: impl FnOnce(&Zone) -> Zone,
-    ) -> Result<Option<ZoneUsage>, DnsError> {
+        edit: impl FnOnce(&Zone) -> Result<Zone, DnsError>,
+    ) -> Result<ZoneUsage, DnsError> {
         let zone = self.get_dns(pool).await?;
         zone.ensure_writable(pool)?;
-        let edited = edit(&zone);
+        let edited = edit(&zone)?;
         if edited != zone {
             edited.ensure_writable(pool)?;
             self.set_dns2(pool, &edited).await?;
         }
-        Ok(Some(edited.usage()))
+        Ok(edited.usage())
     }
 
     /// One api3 request, retried with backoff and jitter while it fails in passing, whether
@@ -351,14 +378,40 @@ impl DnsProvider for Dynadot {
         Some(MAX_SUB_RECORDS)
     }
 
-    async fn publish(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {
-        self.read_modify_write(&records.pool, |zone| zone.with_published(records))
-            .await
+    fn reads_zones(&self) -> bool {
+        true
     }
 
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {
-        self.read_modify_write(&records.pool, |zone| zone.with_withdrawn(records))
-            .await
+    async fn publish(
+        &self,
+        records: &SovereignRecords,
+        foreign: ForeignRecords,
+    ) -> Result<Applied, DnsError> {
+        let mut adopted = Vec::new();
+        let zone = self
+            .read_modify_write(&records.pool, |zone| {
+                let standing = records.foreign_among(&zone.usage().records);
+                if !standing.is_empty() && foreign == ForeignRecords::Refuse {
+                    return Err(DnsError::Conflict(standing));
+                }
+                adopted = Zone::replaced_by_publishing(standing);
+                Ok(zone.with_published(records))
+            })
+            .await?;
+        Ok(Applied {
+            zone: Some(zone),
+            adopted,
+        })
+    }
+
+    async fn withdraw(&self, records: &SovereignRecords) -> Result<Applied, DnsError> {
+        let zone = self
+            .read_modify_write(&records.pool, |zone| Ok(zone.with_withdrawn(records)))
+            .await?;
+        Ok(Applied {
+            zone: Some(zone),
+            adopted: Vec::new(),
+        })
     }
 
     async fn address_records(

@@ -5,6 +5,7 @@ pub mod dynadot;
 pub mod powerdns;
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -48,14 +49,95 @@ impl SovereignRecords {
             .iter()
             .map(move |host| format!("{host}.{}", self.sub))
     }
+
+    /// Records of `zone` standing at the sovereign's names that PDM would not write there:
+    /// anything but its own type and target. Someone else's, until an operator says otherwise.
+    pub fn foreign_among(&self, zone: &[ZoneRecord]) -> Vec<ZoneRecord> {
+        let names: Vec<String> = self.relative_names().collect();
+        let target = self.target.to_string();
+        zone.iter()
+            .filter(|r| names.iter().any(|n| r.name.eq_ignore_ascii_case(n)))
+            .filter(|r| {
+                !(r.record_type.eq_ignore_ascii_case(self.record_type()) && r.value == target)
+            })
+            .cloned()
+            .collect()
+    }
 }
 
-/// What a zone with a record limit holds after a read or a write.
+/// One record of a zone, as PDM saw it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, sqlx::FromRow)]
+pub struct ZoneRecord {
+    /// Relative to the pool, e.g. `console.acme`.
+    pub name: String,
+    /// Upper case, e.g. `A`, `CNAME`.
+    pub record_type: String,
+    pub value: String,
+}
+
+impl ZoneRecord {
+    pub fn new(name: &str, record_type: &str, value: &str) -> Self {
+        Self {
+            name: name.to_ascii_lowercase(),
+            record_type: record_type.to_ascii_uppercase(),
+            value: value.to_owned(),
+        }
+    }
+
+    fn is_address(&self) -> bool {
+        matches!(self.record_type.as_str(), "A" | "AAAA")
+    }
+}
+
+impl fmt::Display for ZoneRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.name, self.record_type, self.value)
+    }
+}
+
+/// Records as one line, for details and audit events.
+pub fn listed(records: &[ZoneRecord]) -> String {
+    records
+        .iter()
+        .map(ZoneRecord::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What a zone holds after a read or a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneUsage {
-    pub record_limit: usize,
-    /// Every sub record as (relative name, whether it is an A/AAAA record).
-    pub records: Vec<(String, bool)>,
+    /// The most sub records the zone may hold, when the provider has a limit.
+    pub record_limit: Option<usize>,
+    /// Every sub record (relative to the pool).
+    pub records: Vec<ZoneRecord>,
+}
+
+impl ZoneUsage {
+    /// Whether `record` is an address record at one of `owned` names (lower case).
+    pub fn is_owned(record: &ZoneRecord, owned: &[String]) -> bool {
+        record.is_address() && owned.contains(&record.name)
+    }
+}
+
+/// Whether a publish may replace records PDM did not write at the sovereign's names
+/// (`PDM_FOREIGN_RECORDS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForeignRecords {
+    /// Refuse the name (check, reserve, commit) and never overwrite them: the default.
+    #[default]
+    Refuse,
+    /// Replace them, recording what was replaced in the audit trail.
+    Adopt,
+}
+
+/// What a change found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The zone after the change, when the provider read it.
+    pub zone: Option<ZoneUsage>,
+    /// Records PDM did not write that the change replaced (only when adopting).
+    pub adopted: Vec<ZoneRecord>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -66,6 +148,9 @@ pub enum DnsError {
     /// The provider refused the change.
     #[error("DNS change refused: {0}")]
     Refused(String),
+    /// Records PDM did not write stand at the sovereign's names, and it may not replace them.
+    #[error("records PDM did not write stand at the sovereign's names: {}", listed(.0))]
+    Conflict(Vec<ZoneRecord>),
     /// The change cannot be made, said in PDM's own words, never the provider's: a parked
     /// zone, a zone over its limit, no such zone, a refused key.
     #[error("DNS change not made: {0}")]
@@ -89,6 +174,7 @@ impl DnsError {
                                  has its answer"
                 .to_owned(),
             Self::Unwritable(why) => format!("dns-unwritable: {why}"),
+            Self::Conflict(records) => format!("dns-conflict: {}", listed(records)),
         }
     }
 
@@ -99,6 +185,7 @@ impl DnsError {
             Self::Unavailable(message) => Self::Unavailable(scrub(message)),
             Self::Refused(message) => Self::Refused(scrub(message)),
             Self::Unwritable(message) => Self::Unwritable(scrub(message)),
+            Self::Conflict(records) => Self::Conflict(records),
         }
     }
 }
@@ -224,11 +311,20 @@ pub trait DnsProvider: Send + Sync {
     fn record_limit(&self) -> Option<usize> {
         None
     }
-    /// Creates or replaces the sovereign's records; every other record stays as it is.
-    /// Returns the zone's usage when the provider limits records.
-    async fn publish(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError>;
+    /// Whether [`usage`](DnsProvider::usage) shows the zone, so PDM keeps what it saw.
+    fn reads_zones(&self) -> bool {
+        false
+    }
+    /// Creates the sovereign's records; every other record stays as it is. Records PDM did
+    /// not write at its names are refused ([`DnsError::Conflict`]) unless `foreign` adopts
+    /// them.
+    async fn publish(
+        &self,
+        records: &SovereignRecords,
+        foreign: ForeignRecords,
+    ) -> Result<Applied, DnsError>;
     /// Removes exactly the sovereign's records; every other record stays as it is.
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError>;
+    async fn withdraw(&self, records: &SovereignRecords) -> Result<Applied, DnsError>;
     /// The zone's A/AAAA sub records as (relative name, value), to compare with the table.
     /// `None` when the provider has no zone to show.
     async fn address_records(
@@ -237,7 +333,7 @@ pub trait DnsProvider: Send + Sync {
     ) -> Result<Option<Vec<(String, String)>>, DnsError> {
         Ok(None)
     }
-    /// Reads the zone's usage, when the provider limits records.
+    /// Reads what the zone holds, when the provider can show it.
     async fn usage(&self, _pool: &PoolDomain) -> Result<Option<ZoneUsage>, DnsError> {
         Ok(None)
     }
@@ -253,19 +349,23 @@ impl DnsProvider for LogOnly {
         "log-only"
     }
 
-    async fn publish(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {
+    async fn publish(
+        &self,
+        records: &SovereignRecords,
+        _: ForeignRecords,
+    ) -> Result<Applied, DnsError> {
         let names: Vec<String> = records.relative_names().collect();
         tracing::info!(
             pool = %records.pool, ?names, r#type = records.record_type(), target = %records.target,
             "log-only DNS: would publish records"
         );
-        Ok(None)
+        Ok(Applied::default())
     }
 
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {
+    async fn withdraw(&self, records: &SovereignRecords) -> Result<Applied, DnsError> {
         let names: Vec<String> = records.relative_names().collect();
         tracing::info!(pool = %records.pool, ?names, "log-only DNS: would withdraw records");
-        Ok(None)
+        Ok(Applied::default())
     }
 }
 
@@ -302,14 +402,14 @@ impl InMemory {
     fn change(
         &self,
         edit: impl FnOnce(&mut BTreeMap<(String, String), IpAddr>),
-    ) -> Result<Option<ZoneUsage>, DnsError> {
+    ) -> Result<Applied, DnsError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(DnsError::Unavailable(
                 "in-memory provider is failing".to_owned(),
             ));
         }
         edit(&mut self.lock());
-        Ok(None)
+        Ok(Applied::default())
     }
 }
 
@@ -331,7 +431,11 @@ impl DnsProvider for InMemory {
         ))
     }
 
-    async fn publish(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {
+    async fn publish(
+        &self,
+        records: &SovereignRecords,
+        _: ForeignRecords,
+    ) -> Result<Applied, DnsError> {
         self.change(|zone| {
             for name in records.relative_names() {
                 zone.insert((records.pool.to_string(), name), records.target);
@@ -339,7 +443,7 @@ impl DnsProvider for InMemory {
         })
     }
 
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {
+    async fn withdraw(&self, records: &SovereignRecords) -> Result<Applied, DnsError> {
         self.change(|zone| {
             for name in records.relative_names() {
                 zone.remove(&(records.pool.to_string(), name));

@@ -10,7 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DnsError, DnsProvider, RECORD_TTL, RetryPolicy, SovereignRecords, ZoneUsage, http_client,
+    Applied, DnsError, DnsProvider, ForeignRecords, RECORD_TTL, RetryPolicy, SovereignRecords,
+    ZoneRecord, ZoneUsage, http_client,
 };
 use crate::domain::PoolDomain;
 
@@ -96,11 +97,63 @@ pub fn publish_changes(records: &SovereignRecords) -> Vec<Change> {
         .collect()
 }
 
-/// The changes that remove the sovereign's address records and nothing else.
-pub fn withdraw_changes(records: &SovereignRecords) -> Vec<Change> {
+/// The changes that remove the sovereign's records from `rrsets` (its target in the RRsets
+/// of its type at its names) and nothing else: an RRset that holds other values keeps them.
+pub fn withdraw_changes(records: &SovereignRecords, rrsets: &[RrSet]) -> Vec<Change> {
+    let kind = records.record_type();
+    let target = records.target.to_string();
     absolute_names(records)
-        .flat_map(|name| ADDRESS_TYPES.map(|t| Change::delete(&name, t)))
+        .filter_map(|name| {
+            let rrset = rrsets
+                .iter()
+                .find(|r| r.name.eq_ignore_ascii_case(&name) && r.kind == kind)?;
+            if !rrset.records.iter().any(|r| r.content == target) {
+                return None;
+            }
+            let rest: Vec<Content> = rrset
+                .records
+                .iter()
+                .filter(|r| r.content != target)
+                .cloned()
+                .collect();
+            Some(if rest.is_empty() {
+                Change::delete(&name, kind)
+            } else {
+                Change {
+                    name,
+                    kind,
+                    changetype: "REPLACE",
+                    ttl: Some(rrset.ttl),
+                    records: rest,
+                }
+            })
+        })
         .collect()
+}
+
+/// The zone's records below the apex, relative to the pool; disabled ones left out.
+fn zone_records(pool: &PoolDomain, rrsets: Vec<RrSet>) -> Vec<ZoneRecord> {
+    let suffix = format!(".{pool}.");
+    rrsets
+        .into_iter()
+        .filter_map(|rrset| {
+            let relative = rrset.name.strip_suffix(&suffix)?.to_owned();
+            let kind = rrset.kind;
+            Some(
+                rrset
+                    .records
+                    .into_iter()
+                    .filter(|r| !r.disabled)
+                    .map(move |r| ZoneRecord::new(&relative, &kind, &r.content)),
+            )
+        })
+        .flatten()
+        .collect()
+}
+
+/// Whether `publish_changes` replaces `record` (an address or CNAME at the names).
+fn replaced_by_publishing(record: &ZoneRecord) -> bool {
+    record.record_type == "CNAME" || ADDRESS_TYPES.contains(&record.record_type.as_str())
 }
 
 /// The API client. The key travels in a header marked sensitive; `Debug` shows none of it.
@@ -232,43 +285,88 @@ impl DnsProvider for PowerDns {
         "powerdns"
     }
 
-    async fn publish(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {
-        self.patch(&records.pool, &publish_changes(records))
-            .await
-            .map(|()| None)
+    fn reads_zones(&self) -> bool {
+        true
     }
 
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<Option<ZoneUsage>, DnsError> {
-        self.patch(&records.pool, &withdraw_changes(records))
-            .await
-            .map(|()| None)
+    /// Reads the zone first, so that no record PDM did not write is replaced unnoticed, then
+    /// changes the sovereign's RRsets in one atomic `PATCH`.
+    async fn publish(
+        &self,
+        records: &SovereignRecords,
+        foreign: ForeignRecords,
+    ) -> Result<Applied, DnsError> {
+        let zone = zone_records(&records.pool, self.rrsets(&records.pool).await?);
+        let standing = records.foreign_among(&zone);
+        if !standing.is_empty() && foreign == ForeignRecords::Refuse {
+            return Err(DnsError::Conflict(standing));
+        }
+        self.patch(&records.pool, &publish_changes(records)).await?;
+        let names: Vec<String> = records.relative_names().collect();
+        let mut after: Vec<ZoneRecord> = zone
+            .into_iter()
+            .filter(|r| !(names.contains(&r.name) && replaced_by_publishing(r)))
+            .collect();
+        after.extend(
+            names.iter().map(|name| {
+                ZoneRecord::new(name, records.record_type(), &records.target.to_string())
+            }),
+        );
+        Ok(Applied {
+            zone: Some(ZoneUsage {
+                record_limit: None,
+                records: after,
+            }),
+            adopted: standing
+                .into_iter()
+                .filter(replaced_by_publishing)
+                .collect(),
+        })
+    }
+
+    /// Reads the zone first, so that only the sovereign's own records are removed.
+    async fn withdraw(&self, records: &SovereignRecords) -> Result<Applied, DnsError> {
+        let rrsets = self.rrsets(&records.pool).await?;
+        let changes = withdraw_changes(records, &rrsets);
+        if !changes.is_empty() {
+            self.patch(&records.pool, &changes).await?;
+        }
+        let ours = records.relative_names().collect::<Vec<_>>();
+        let target = records.target.to_string();
+        let after = zone_records(&records.pool, rrsets)
+            .into_iter()
+            .filter(|r| {
+                !(ours.contains(&r.name)
+                    && r.record_type == records.record_type()
+                    && r.value == target)
+            })
+            .collect();
+        Ok(Applied {
+            zone: Some(ZoneUsage {
+                record_limit: None,
+                records: after,
+            }),
+            adopted: Vec::new(),
+        })
+    }
+
+    async fn usage(&self, pool: &PoolDomain) -> Result<Option<ZoneUsage>, DnsError> {
+        Ok(Some(ZoneUsage {
+            record_limit: None,
+            records: zone_records(pool, self.rrsets(pool).await?),
+        }))
     }
 
     async fn address_records(
         &self,
         pool: &PoolDomain,
     ) -> Result<Option<Vec<(String, String)>>, DnsError> {
-        let suffix = format!(".{pool}.");
-        let rrsets = self.rrsets(pool).await?;
+        let records = zone_records(pool, self.rrsets(pool).await?);
         Ok(Some(
-            rrsets
+            records
                 .into_iter()
-                .filter(|rrset| {
-                    ADDRESS_TYPES
-                        .iter()
-                        .any(|t| rrset.kind.eq_ignore_ascii_case(t))
-                })
-                .filter_map(|rrset| {
-                    let relative = rrset.name.strip_suffix(&suffix)?.to_owned();
-                    Some(
-                        rrset
-                            .records
-                            .into_iter()
-                            .filter(|r| !r.disabled)
-                            .map(move |r| (relative.clone(), r.content)),
-                    )
-                })
-                .flatten()
+                .filter(|r| ADDRESS_TYPES.contains(&r.record_type.as_str()))
+                .map(|r| (r.name, r.value))
                 .collect(),
         ))
     }
@@ -324,20 +422,40 @@ mod tests {
     }
 
     #[test]
-    fn withdraw_deletes_only_address_rrsets_at_the_sovereigns_names() {
-        let changes = withdraw_changes(&records("203.0.113.10", &["*", "api"]));
+    fn withdraw_deletes_only_the_sovereigns_own_records_at_its_names() {
+        let rrset = |name: &str, kind: &str, contents: &[&str]| RrSet {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            ttl: 300,
+            records: contents
+                .iter()
+                .map(|c| Content {
+                    content: (*c).to_owned(),
+                    disabled: false,
+                })
+                .collect(),
+        };
+        let zone = [
+            rrset("*.acme.omani.works.", "A", &["94.130.0.10"]),
+            rrset("api.acme.omani.works.", "A", &["94.130.0.10", "192.0.2.7"]),
+            rrset("api.acme.omani.works.", "TXT", &["\"kept\""]),
+            rrset("console.acme.omani.works.", "A", &["192.0.2.200"]),
+        ];
 
-        let deleted: Vec<(&str, &str, &str)> = changes
+        let changes = withdraw_changes(&records("94.130.0.10", &["*", "api", "console"]), &zone);
+
+        let summary: Vec<(&str, &str, &str, Vec<&str>)> = changes
             .iter()
-            .map(|c| (c.name.as_str(), c.kind, c.changetype))
+            .map(|c| {
+                let contents = c.records.iter().map(|r| r.content.as_str()).collect();
+                (c.name.as_str(), c.kind, c.changetype, contents)
+            })
             .collect();
         assert_eq!(
-            deleted,
+            summary,
             [
-                ("*.acme.omani.works.", "A", "DELETE"),
-                ("*.acme.omani.works.", "AAAA", "DELETE"),
-                ("api.acme.omani.works.", "A", "DELETE"),
-                ("api.acme.omani.works.", "AAAA", "DELETE"),
+                ("*.acme.omani.works.", "A", "DELETE", vec![]),
+                ("api.acme.omani.works.", "A", "REPLACE", vec!["192.0.2.7"]),
             ]
         );
     }

@@ -17,7 +17,9 @@ impl Error {
             | Self::UnsupportedPool(_)
             | Self::Reserved(_)
             | Self::MissingLbIp(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Conflict | Self::PoolFull(_) | Self::AlreadyActive => StatusCode::CONFLICT,
+            Self::Conflict | Self::PoolFull(_) | Self::DnsConflict(_) | Self::AlreadyActive => {
+                StatusCode::CONFLICT
+            }
             Self::TokenMismatch | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,

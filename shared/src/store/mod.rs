@@ -75,6 +75,46 @@ macro_rules! shared_queries {
                 }))
             }
 
+            async fn foreign_records_at(
+                &self,
+                pool: &PoolDomain,
+                label: &Subdomain,
+            ) -> Result<Vec<crate::dns::ZoneRecord>, sqlx::Error> {
+                sqlx::query_as(
+                    "select name, record_type, value from zone_foreign_records
+                     where pool_domain = $1 and label = $2
+                     order by name, record_type, value",
+                )
+                .bind(pool.as_str())
+                .bind(label.as_str())
+                .fetch_all(&self.pool)
+                .await
+            }
+
+            async fn note_foreign_records(
+                &self,
+                pool: &PoolDomain,
+                label: &Subdomain,
+                records: &[crate::dns::ZoneRecord],
+            ) -> Result<(), sqlx::Error> {
+                for record in records {
+                    sqlx::query(
+                        "insert into zone_foreign_records
+                             (pool_domain, label, name, record_type, value)
+                         values ($1, $2, $3, $4, $5)
+                         on conflict do nothing",
+                    )
+                    .bind(pool.as_str())
+                    .bind(label.as_str())
+                    .bind(&record.name)
+                    .bind(&record.record_type)
+                    .bind(&record.value)
+                    .execute(&self.pool)
+                    .await?;
+                }
+                Ok(())
+            }
+
             async fn history(
                 &self,
                 pool: &PoolDomain,
@@ -109,6 +149,7 @@ use sqlx::migrate::Migrator;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::dns::ZoneRecord;
 use crate::domain::{PoolDomain, Subdomain};
 
 pub use connections::Connections;
@@ -195,6 +236,27 @@ pub struct Activation<'a> {
 }
 
 /// What a zone with a record limit can still take, as last measured.
+/// What a read of a zone showed PDM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneSeen {
+    /// `None` when the provider has no per-zone limit.
+    pub record_limit: Option<i32>,
+    /// Records no allocation owns.
+    pub foreign_records: i32,
+    /// Those of them at a sovereign's host names, with the label they collide with.
+    pub foreign_at_hosts: Vec<(String, ZoneRecord)>,
+}
+
+impl ZoneSeen {
+    /// The zone's room, when it has a limit.
+    pub fn room(&self) -> Option<ZoneRoom> {
+        self.record_limit.map(|record_limit| ZoneRoom {
+            record_limit,
+            foreign_records: self.foreign_records,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZoneRoom {
     pub record_limit: i32,
@@ -258,6 +320,19 @@ pub trait SharedQueries: Send + Sync {
     async fn pending_count(&self) -> Result<i64, sqlx::Error>;
     /// The zone's room as last measured.
     async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error>;
+    /// Records PDM did not write at `label`'s host names, as last seen.
+    async fn foreign_records_at(
+        &self,
+        pool: &PoolDomain,
+        label: &Subdomain,
+    ) -> Result<Vec<ZoneRecord>, sqlx::Error>;
+    /// Adds records found in the way of a change to what is known of the zone.
+    async fn note_foreign_records(
+        &self,
+        pool: &PoolDomain,
+        label: &Subdomain,
+        records: &[ZoneRecord],
+    ) -> Result<(), sqlx::Error>;
     /// The allocation's history, oldest first, at most the latest `limit` events.
     async fn history(
         &self,
@@ -321,13 +396,14 @@ pub trait Store: SharedQueries {
     ) -> Result<Option<Release>, sqlx::Error>;
     /// DNS now holds what `version` of the row asked for: mark it synced, or delete the row
     /// when that was a release. Whether it did: a row changed since (a newer version) stays
-    /// pending, and one settled already stays as it is.
+    /// pending, and one settled already stays as it is. `detail` goes with its event.
     async fn settle(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
         version: i64,
         actor: &Actor,
+        detail: Option<&str>,
     ) -> Result<bool, sqlx::Error>;
     /// Records a failed DNS change and when to retry it: `base`, doubling per attempt, at
     /// most five minutes.
@@ -367,7 +443,9 @@ pub trait Store: SharedQueries {
         pools: &[String],
         age: Duration,
     ) -> Result<Vec<String>, sqlx::Error>;
-    async fn save_zone_room(&self, pool: &PoolDomain, room: ZoneRoom) -> Result<(), sqlx::Error>;
+    /// Saves what a whole read of the zone showed, at once: its room and the foreign records
+    /// at sovereigns' host names, replacing what was seen before.
+    async fn save_zone(&self, pool: &PoolDomain, seen: &ZoneSeen) -> Result<(), sqlx::Error>;
     /// A lock named `key` that every process sharing the database respects.
     async fn lock(&self, key: &str) -> Result<StoreLock, sqlx::Error>;
     /// Deletes up to `batch` lapsed reservations without making a request wait; returns how

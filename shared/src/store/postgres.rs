@@ -12,8 +12,9 @@ use uuid::Uuid;
 use super::connections::{Conn, Connections};
 use super::{
     Activation, Actor, Allocation, Event, HeldLock, Release, Reservation, Store, StoreLock,
-    ZoneRoom, as_i64,
+    ZoneRoom, ZoneSeen, as_i64,
 };
+use crate::dns::ZoneRecord;
 use crate::domain::{PoolDomain, Subdomain};
 
 /// The columns of [`Allocation`], `lapsed` computed by the database's clock.
@@ -270,6 +271,7 @@ impl Store for PgStore {
         sub: &Subdomain,
         version: i64,
         actor: &Actor,
+        detail: Option<&str>,
     ) -> Result<bool, sqlx::Error> {
         // language=PostgreSQL
         let (settled, _): (bool, String) = sqlx::query_as(concat!(
@@ -294,7 +296,7 @@ impl Store for PgStore {
                 event = "event",
                 actor = "$4",
                 request = "$5",
-                detail = "null"
+                detail = "$6"
             ),
             // Settling only records what DNS already holds. Should a crash lose it, the row is
             // still owed and the reconciler applies the (idempotent) change again; so this
@@ -307,6 +309,7 @@ impl Store for PgStore {
         .bind(version)
         .bind(&actor.name)
         .bind(&actor.request_id)
+        .bind(detail)
         .fetch_one(&self.pool)
         .await?;
         Ok(settled)
@@ -461,7 +464,11 @@ impl Store for PgStore {
         .await
     }
 
-    async fn save_zone_room(&self, pool: &PoolDomain, room: ZoneRoom) -> Result<(), sqlx::Error> {
+    async fn save_zone(&self, pool: &PoolDomain, seen: &ZoneSeen) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        // On an error the transaction is left open: `?` drops the connection unfinished, which
+        // closes it, and PostgreSQL rolls back.
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         // language=PostgreSQL
         sqlx::query(
             "insert into pool_zones (pool_domain, record_limit, foreign_records, refreshed_at)
@@ -472,11 +479,38 @@ impl Store for PgStore {
                  refreshed_at = excluded.refreshed_at",
         )
         .bind(pool.as_str())
-        .bind(room.record_limit)
-        .bind(room.foreign_records)
-        .execute(&self.pool)
-        .await
-        .map(drop)
+        .bind(seen.record_limit)
+        .bind(seen.foreign_records)
+        .execute(&mut *tx)
+        .await?;
+        let (labels, records): (Vec<&str>, Vec<&ZoneRecord>) = seen
+            .foreign_at_hosts
+            .iter()
+            .map(|(label, record)| (label.as_str(), record))
+            .unzip();
+        sqlx::query("delete from zone_foreign_records where pool_domain = $1")
+            .bind(pool.as_str())
+            .execute(&mut *tx)
+            .await?;
+        // language=PostgreSQL
+        sqlx::query(
+            "insert into zone_foreign_records (pool_domain, label, name, record_type, value)
+             select distinct $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[])",
+        )
+        .bind(pool.as_str())
+        .bind(labels)
+        .bind(records.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
+        .bind(
+            records
+                .iter()
+                .map(|r| r.record_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(records.iter().map(|r| r.value.as_str()).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        conn.done(Ok(()))
     }
 
     /// A session advisory lock, held by the connection it was taken on: one statement to

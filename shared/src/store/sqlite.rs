@@ -15,7 +15,8 @@ use sqlx::{FromRow, Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{
-    Activation, Actor, Allocation, Event, Release, Reservation, Store, StoreLock, ZoneRoom, as_i64,
+    Activation, Actor, Allocation, Event, Release, Reservation, Store, StoreLock, ZoneRoom,
+    ZoneSeen, as_i64,
 };
 use crate::domain::{PoolDomain, Subdomain};
 
@@ -398,6 +399,7 @@ impl Store for SqliteStore {
         sub: &Subdomain,
         version: i64,
         actor: &Actor,
+        detail: Option<&str>,
     ) -> Result<bool, sqlx::Error> {
         let mut tx = self.write().await?;
         let released = sqlx::query(
@@ -428,7 +430,7 @@ impl Store for SqliteStore {
         if released > 0 {
             log_event(&mut tx, key, "released", actor, None).await?;
         } else if synced > 0 {
-            log_event(&mut tx, key, "dns-synced", actor, None).await?;
+            log_event(&mut tx, key, "dns-synced", actor, detail).await?;
         }
         tx.commit().await?;
         Ok(released + synced > 0)
@@ -568,7 +570,8 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn save_zone_room(&self, pool: &PoolDomain, room: ZoneRoom) -> Result<(), sqlx::Error> {
+    async fn save_zone(&self, pool: &PoolDomain, seen: &ZoneSeen) -> Result<(), sqlx::Error> {
+        let mut tx = self.write().await?;
         sqlx::query(concat!(
             "insert into pool_zones (pool_domain, record_limit, foreign_records, refreshed_at)
              values (?1, ?2, ?3, ",
@@ -579,11 +582,29 @@ impl Store for SqliteStore {
                  refreshed_at = excluded.refreshed_at"
         ))
         .bind(pool.as_str())
-        .bind(room.record_limit)
-        .bind(room.foreign_records)
-        .execute(&self.pool)
-        .await
-        .map(drop)
+        .bind(seen.record_limit)
+        .bind(seen.foreign_records)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("delete from zone_foreign_records where pool_domain = ?1")
+            .bind(pool.as_str())
+            .execute(&mut *tx)
+            .await?;
+        for (label, record) in &seen.foreign_at_hosts {
+            sqlx::query(
+                "insert into zone_foreign_records (pool_domain, label, name, record_type, value)
+                 values (?1, ?2, ?3, ?4, ?5)
+                 on conflict do nothing",
+            )
+            .bind(pool.as_str())
+            .bind(label)
+            .bind(&record.name)
+            .bind(&record.record_type)
+            .bind(&record.value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
     }
 
     async fn lock(&self, key: &str) -> Result<StoreLock, sqlx::Error> {
