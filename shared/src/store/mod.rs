@@ -3,11 +3,11 @@
 //! number of replicas may share it. SQLite ([`sqlite`]) is the embedded default for first runs
 //! and single-process use. Both pass the same conformance suite (`tests/api/store.rs`).
 
-/// [`SharedQueries`] for a backend whose `pool` field is a sqlx pool, whose schema is
-/// `$migrator` and whose clock reads `$now`: the SQL both backends speak alike (sqlx binds `$N`
-/// on SQLite too), written once.
+/// [`SharedQueries`] for a backend whose `pool` field is a sqlx pool and whose schema is
+/// `$migrator`: the SQL both backends speak alike (sqlx binds `$N` on SQLite too), written
+/// once; a statement that reads the clock is a file of each backend's own (`sql/$sql/`).
 macro_rules! shared_queries {
-    ($store:ty, $migrator:path, now = $($now:tt)+) => {
+    ($store:ty, $migrator:path, sql = $sql:literal) => {
         #[async_trait::async_trait]
         impl super::SharedQueries for $store {
             fn migrator(&self) -> &'static sqlx::migrate::Migrator {
@@ -29,15 +29,8 @@ macro_rules! shared_queries {
             }
 
             async fn table_state(&self) -> Result<crate::metrics::TableState, sqlx::Error> {
-                let rows: Vec<(String, String, i64)> = sqlx::query_as(concat!(
-                    "select pool_domain,
-                            case when releasing_since is not null then 'releasing' else state end,
-                            count(*)
-                     from pool_allocations
-                     where not (state = 'reserved' and expires_at <= ",
-                    $($now)+,
-                    ") group by 1, 2"
-                ))
+                let rows: Vec<(String, String, i64)> =
+                    sqlx::query_as(include_str!(concat!("sql/", $sql, "/table_state.sql")))
                 .fetch_all(&self.pool)
                 .await?;
                 let pending = self.pending_count().await?;

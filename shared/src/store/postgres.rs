@@ -17,38 +17,6 @@ use super::{
 use crate::dns::ZoneRecord;
 use crate::domain::{PoolDomain, Subdomain};
 
-/// The columns of [`Allocation`], `lapsed` computed by the database's clock.
-macro_rules! allocation_columns {
-    () => {
-        "pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn, \
-         load_balancer_ip, reservation_token, created_by, \
-         (state = 'reserved' and expires_at <= now()) as lapsed, \
-         dns_state, dns_version, dns_hosts, releasing_since"
-    };
-}
-
-/// `, logged as (insert into allocation_events …)` for every row of the CTE `$source`, so that a
-/// statement records its own change: the audit trail commits with it or not at all.
-macro_rules! log_events {
-    ($source:literal, event = $event:literal, actor = $actor:literal, request = $request:literal, detail = $detail:literal) => {
-        concat!(
-            ", logged as (insert into allocation_events
-                 (pool_domain, subdomain, event, actor, request_id, detail)
-             select pool_domain, subdomain, ",
-            $event,
-            ", ",
-            $actor,
-            ", ",
-            $request,
-            ", ",
-            $detail,
-            " from ",
-            $source,
-            ")"
-        )
-    };
-}
-
 #[derive(Clone)]
 pub struct PgStore {
     pool: Connections,
@@ -84,7 +52,7 @@ impl PgStore {
     }
 }
 
-shared_queries!(PgStore, crate::MIGRATOR, now = "now()");
+shared_queries!(PgStore, crate::MIGRATOR, sql = "postgres");
 
 #[async_trait::async_trait]
 impl Store for PgStore {
@@ -93,16 +61,11 @@ impl Store for PgStore {
         pool: &PoolDomain,
         sub: &Subdomain,
     ) -> Result<Option<Allocation>, sqlx::Error> {
-        // language=PostgreSQL
-        sqlx::query_as(concat!(
-            "select ",
-            allocation_columns!(),
-            " from pool_allocations where pool_domain = $1 and subdomain = $2"
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .fetch_optional(&self.pool)
-        .await
+        sqlx::query_as(include_str!("sql/postgres/find.sql"))
+            .bind(pool.as_str())
+            .bind(sub.as_str())
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// Reserves the name, or takes over a lapsed reservation of it. With `room`, the zone's
@@ -171,39 +134,18 @@ impl Store for PgStore {
         activation: &Activation<'_>,
         actor: &Actor,
     ) -> Result<Option<Allocation>, sqlx::Error> {
-        // language=PostgreSQL
-        sqlx::query_as(concat!(
-            "with changed as (
-                 update pool_allocations
-                 set state = 'active', expires_at = null, sovereign_fqdn = $4,
-                     load_balancer_ip = $5, dns_hosts = $6, dns_state = 'pending',
-                     dns_version = dns_version + 1, dns_attempts = 0, dns_last_error = null,
-                     dns_retry_at = now() + $7
-                 where pool_domain = $1 and subdomain = $2
-                   and state = 'reserved' and reservation_token = $3 and expires_at > now()
-                 returning ",
-            allocation_columns!(),
-            ")",
-            log_events!(
-                "changed",
-                event = "'committed'",
-                actor = "$8",
-                request = "$9",
-                detail = "$5"
-            ),
-            " select * from changed"
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(activation.token)
-        .bind(activation.sovereign_fqdn)
-        .bind(activation.load_balancer_ip)
-        .bind(activation.hosts)
-        .bind(activation.lease)
-        .bind(&actor.name)
-        .bind(&actor.request_id)
-        .fetch_optional(&self.pool)
-        .await
+        sqlx::query_as(include_str!("sql/postgres/activate.sql"))
+            .bind(pool.as_str())
+            .bind(sub.as_str())
+            .bind(activation.token)
+            .bind(activation.sovereign_fqdn)
+            .bind(activation.load_balancer_ip)
+            .bind(activation.hosts)
+            .bind(activation.lease)
+            .bind(&actor.name)
+            .bind(&actor.request_id)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// The newest migration applied, if the schema exists.
@@ -222,44 +164,17 @@ impl Store for PgStore {
         actor: &Actor,
     ) -> Result<Option<Release>, sqlx::Error> {
         // One statement: both branches see one snapshot, where the row is either reserved or
-        // active, so at most one of them changes it.
-        // language=PostgreSQL
-        let released: Option<Released> = sqlx::query_as(concat!(
-            "with freed as (
-                 delete from pool_allocations
-                 where pool_domain = $1 and subdomain = $2 and state = 'reserved'
-                   and ($3::uuid is null or reservation_token = $3)
-                 returning ",
-            allocation_columns!(),
-            "), releasing as (
-                 update pool_allocations
-                 set releasing_since = coalesce(releasing_since, now()), dns_state = 'pending',
-                     dns_version = dns_version + 1, dns_attempts = 0, dns_retry_at = now() + $4
-                 where pool_domain = $1 and subdomain = $2 and state = 'active'
-                   and ($3::uuid is null or reservation_token = $3)
-                 returning ",
-            allocation_columns!(),
-            "), changed as (
-                 select *, true as freed from freed
-                 union all
-                 select *, false from releasing)",
-            log_events!(
-                "changed",
-                event = "case when freed then 'released' else 'release-requested' end",
-                actor = "$5",
-                request = "$6",
-                detail = "null"
-            ),
-            " select * from changed"
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(token)
-        .bind(lease)
-        .bind(&actor.name)
-        .bind(&actor.request_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        // active, so at most one of them changes it. Should a commit land between that
+        // snapshot and the write, neither does; `Pdm::release` then runs it again.
+        let released: Option<Released> = sqlx::query_as(include_str!("sql/postgres/release.sql"))
+            .bind(pool.as_str())
+            .bind(sub.as_str())
+            .bind(token)
+            .bind(lease)
+            .bind(&actor.name)
+            .bind(&actor.request_id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(released.map(Released::into_release))
     }
 
@@ -273,45 +188,15 @@ impl Store for PgStore {
         actor: &Actor,
         detail: Option<&str>,
     ) -> Result<bool, sqlx::Error> {
-        // language=PostgreSQL
-        let (settled, _): (bool, String) = sqlx::query_as(concat!(
-            "with released as (
-                 delete from pool_allocations
-                 where pool_domain = $1 and subdomain = $2 and dns_version = $3
-                   and dns_state = 'pending' and releasing_since is not null
-                 returning pool_domain, subdomain),
-             synced as (
-                 update pool_allocations
-                 set dns_state = 'synced', dns_attempts = 0, dns_last_error = null,
-                     dns_retry_at = null
-                 where pool_domain = $1 and subdomain = $2 and dns_version = $3
-                   and dns_state = 'pending' and releasing_since is null
-                 returning pool_domain, subdomain),
-             settled as (
-                 select pool_domain, subdomain, 'released' as event from released
-                 union all
-                 select pool_domain, subdomain, 'dns-synced' from synced)",
-            log_events!(
-                "settled",
-                event = "event",
-                actor = "$4",
-                request = "$5",
-                detail = "$6"
-            ),
-            // Settling only records what DNS already holds. Should a crash lose it, the row is
-            // still owed and the reconciler applies the (idempotent) change again; so this
-            // commit need not wait for the disk.
-            " select exists (select from settled) as settled,
-                     set_config('synchronous_commit', 'off', true)"
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(version)
-        .bind(&actor.name)
-        .bind(&actor.request_id)
-        .bind(detail)
-        .fetch_one(&self.pool)
-        .await?;
+        let (settled, _): (bool, String) = sqlx::query_as(include_str!("sql/postgres/settle.sql"))
+            .bind(pool.as_str())
+            .bind(sub.as_str())
+            .bind(version)
+            .bind(&actor.name)
+            .bind(&actor.request_id)
+            .bind(detail)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(settled)
     }
 
@@ -326,35 +211,17 @@ impl Store for PgStore {
         base: Duration,
         actor: &Actor,
     ) -> Result<(), sqlx::Error> {
-        // language=PostgreSQL
-        sqlx::query(concat!(
-            "with changed as (
-                 update pool_allocations
-                 set dns_attempts = dns_attempts + 1, dns_last_error = $4,
-                     dns_retry_at = now() + least(
-                         make_interval(secs => $5 * power(2, least(dns_attempts, 16))),
-                         interval '5 minutes')
-                 where pool_domain = $1 and subdomain = $2 and dns_version = $3
-                 returning pool_domain, subdomain)",
-            log_events!(
-                "changed",
-                event = "'dns-failed'",
-                actor = "$6",
-                request = "$7",
-                detail = "$4"
-            ),
-            " select 1"
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(version)
-        .bind(error)
-        .bind(base.as_secs_f64())
-        .bind(&actor.name)
-        .bind(&actor.request_id)
-        .execute(&self.pool)
-        .await
-        .map(drop)
+        sqlx::query(include_str!("sql/postgres/defer.sql"))
+            .bind(pool.as_str())
+            .bind(sub.as_str())
+            .bind(version)
+            .bind(error)
+            .bind(base.as_secs_f64())
+            .bind(&actor.name)
+            .bind(&actor.request_id)
+            .execute(&self.pool)
+            .await
+            .map(drop)
     }
 
     /// Takes up to `batch` rows whose DNS change is due and pushes their next attempt `lease`
@@ -365,7 +232,6 @@ impl Store for PgStore {
         batch: i64,
         lease: Duration,
     ) -> Result<Vec<(String, String)>, sqlx::Error> {
-        // language=PostgreSQL
         sqlx::query_as(
             "update pool_allocations
              set dns_retry_at = now() + $2
@@ -385,27 +251,17 @@ impl Store for PgStore {
 
     /// Rows whose DNS change is owed, soonest first.
     async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error> {
-        // language=PostgreSQL
-        sqlx::query_as(concat!(
-            "select ",
-            allocation_columns!(),
-            " from pool_allocations where dns_state = 'pending' order by dns_retry_at"
-        ))
-        .fetch_all(&self.pool)
-        .await
+        sqlx::query_as(include_str!("sql/postgres/pending.sql"))
+            .fetch_all(&self.pool)
+            .await
     }
 
     /// Every row of the pool, lapsed or releasing included.
     async fn list_all(&self, pool: &PoolDomain) -> Result<Vec<Allocation>, sqlx::Error> {
-        // language=PostgreSQL
-        sqlx::query_as(concat!(
-            "select ",
-            allocation_columns!(),
-            " from pool_allocations where pool_domain = $1 order by subdomain"
-        ))
-        .bind(pool.as_str())
-        .fetch_all(&self.pool)
-        .await
+        sqlx::query_as(include_str!("sql/postgres/list_all.sql"))
+            .bind(pool.as_str())
+            .fetch_all(&self.pool)
+            .await
     }
 
     /// Live allocations of the pool after `after`, by subdomain, at most `limit` (all when
@@ -416,27 +272,16 @@ impl Store for PgStore {
         after: Option<&str>,
         limit: Option<i64>,
     ) -> Result<Vec<Allocation>, sqlx::Error> {
-        // language=PostgreSQL
-        sqlx::query_as(concat!(
-            "select ",
-            allocation_columns!(),
-            " from pool_allocations
-             where pool_domain = $1 and subdomain > coalesce($2, '')
-               and not (state = 'reserved' and expires_at <= now())
-               and releasing_since is null
-             order by subdomain
-             limit $3"
-        ))
-        .bind(pool.as_str())
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
+        sqlx::query_as(include_str!("sql/postgres/list.sql"))
+            .bind(pool.as_str())
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
     }
 
     /// Names PDM's records stand at in the pool: `host.sub` of every active allocation.
     async fn owned_names(&self, pool: &PoolDomain) -> Result<Vec<String>, sqlx::Error> {
-        // language=PostgreSQL
         sqlx::query_scalar(
             "select lower(host || '.' || subdomain)
              from pool_allocations, unnest(dns_hosts) as host
@@ -469,7 +314,6 @@ impl Store for PgStore {
         // On an error the transaction is left open: `?` drops the connection unfinished, which
         // closes it, and PostgreSQL rolls back.
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        // language=PostgreSQL
         sqlx::query(
             "insert into pool_zones (pool_domain, record_limit, foreign_records, refreshed_at)
              values ($1, $2, $3, now())
@@ -492,7 +336,6 @@ impl Store for PgStore {
             .bind(pool.as_str())
             .execute(&mut *tx)
             .await?;
-        // language=PostgreSQL
         sqlx::query(
             "insert into zone_foreign_records (pool_domain, label, name, record_type, value)
              select distinct $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[])",
@@ -529,29 +372,10 @@ impl Store for PgStore {
     /// Deletes up to `batch` lapsed reservations, skipping rows another transaction holds (a
     /// reserve taking one over), so the sweeper never makes a request wait. Returns how many.
     async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error> {
-        // language=PostgreSQL
-        let deleted: i64 = sqlx::query_scalar(concat!(
-            "with changed as (
-                 delete from pool_allocations
-                 where (pool_domain, subdomain) in (
-                     select pool_domain, subdomain from pool_allocations
-                     where state = 'reserved' and expires_at <= now()
-                     order by expires_at
-                     limit $1
-                     for update skip locked)
-                 returning pool_domain, subdomain)",
-            log_events!(
-                "changed",
-                event = "'expired'",
-                actor = "'sweeper'",
-                request = "null",
-                detail = "null"
-            ),
-            " select count(*) from changed"
-        ))
-        .bind(batch)
-        .fetch_one(&self.pool)
-        .await?;
+        let deleted: i64 = sqlx::query_scalar(include_str!("sql/postgres/delete_lapsed.sql"))
+            .bind(batch)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(u64::try_from(deleted).unwrap_or_default())
     }
 }
@@ -613,45 +437,14 @@ fn reserve_statement<'q>(
     created_by: &'q str,
     actor: &'q Actor,
 ) -> AllocationQuery<'q> {
-    // language=PostgreSQL
-    sqlx::query_as(concat!(
-        "with changed as (
-             insert into pool_allocations as held
-                 (pool_domain, subdomain, state, reserved_at, expires_at, reservation_token,
-                  created_by)
-             values ($1, $2, 'reserved', now(), now() + $3, $4, $5)
-             on conflict (pool_domain, subdomain) do update
-             set state = 'reserved',
-                 reserved_at = excluded.reserved_at,
-                 expires_at = excluded.expires_at,
-                 sovereign_fqdn = null,
-                 load_balancer_ip = null,
-                 reservation_token = excluded.reservation_token,
-                 created_by = excluded.created_by,
-                 dns_state = 'synced', dns_version = held.dns_version + 1, dns_attempts = 0,
-                 dns_last_error = null, dns_retry_at = null, dns_hosts = null,
-                 releasing_since = null
-             where held.state = 'reserved' and held.expires_at <= now()
-             returning ",
-        allocation_columns!(),
-        // xmax is 0 on a fresh insert and set on a takeover (the conflict's update).
-        ", held.xmax <> 0 as took_over)",
-        log_events!(
-            "changed",
-            event = "case when took_over then 'taken-over' else 'reserved' end",
-            actor = "$6",
-            request = "$7",
-            detail = "null"
-        ),
-        " select * from changed"
-    ))
-    .bind(pool.as_str())
-    .bind(sub.as_str())
-    .bind(ttl)
-    .bind(Uuid::new_v4())
-    .bind(created_by)
-    .bind(&actor.name)
-    .bind(&actor.request_id)
+    sqlx::query_as(include_str!("sql/postgres/reserve.sql"))
+        .bind(pool.as_str())
+        .bind(sub.as_str())
+        .bind(ttl)
+        .bind(Uuid::new_v4())
+        .bind(created_by)
+        .bind(&actor.name)
+        .bind(&actor.request_id)
 }
 
 type CountQuery<'q> =
@@ -664,7 +457,6 @@ fn held_records<'q>(
     except: Option<&'q Subdomain>,
     hosts: usize,
 ) -> CountQuery<'q> {
-    // language=PostgreSQL
     sqlx::query_scalar(
         "select coalesce(sum(coalesce(cardinality(dns_hosts), $3)), 0)::bigint
          from pool_allocations

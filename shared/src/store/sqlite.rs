@@ -20,37 +20,6 @@ use super::{
 };
 use crate::domain::{PoolDomain, Subdomain};
 
-/// Now, as every timestamp of the schema is written.
-macro_rules! now {
-    () => {
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-    };
-}
-
-/// Now plus the SQL expression `$seconds` (which may be negative).
-macro_rules! now_plus {
-    ($seconds:literal) => {
-        concat!(
-            "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', (",
-            $seconds,
-            ") || ' seconds')"
-        )
-    };
-}
-
-/// The columns of [`Allocation`], `lapsed` computed by the database's clock.
-macro_rules! allocation_columns {
-    () => {
-        concat!(
-            "pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn, \
-             load_balancer_ip, reservation_token, created_by, \
-             (state = 'reserved' and expires_at <= ",
-            now!(),
-            ") as lapsed, dns_state, dns_version, dns_hosts, releasing_since"
-        )
-    };
-}
-
 /// `dns_hosts` is a JSON array here (PostgreSQL has `text[]`).
 struct Stored(Allocation);
 
@@ -147,22 +116,16 @@ async fn log_event(
     actor: &Actor,
     detail: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(concat!(
-        "insert into allocation_events
-             (pool_domain, subdomain, event, actor, request_id, detail, at)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ",
-        now!(),
-        ")"
-    ))
-    .bind(pool)
-    .bind(sub)
-    .bind(event)
-    .bind(&actor.name)
-    .bind(&actor.request_id)
-    .bind(detail)
-    .execute(tx)
-    .await
-    .map(drop)
+    sqlx::query(include_str!("sql/sqlite/log_event.sql"))
+        .bind(pool)
+        .bind(sub)
+        .bind(event)
+        .bind(&actor.name)
+        .bind(&actor.request_id)
+        .bind(detail)
+        .execute(tx)
+        .await
+        .map(drop)
 }
 
 async fn held_records(
@@ -171,19 +134,12 @@ async fn held_records(
     except: Option<&Subdomain>,
     hosts: usize,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(concat!(
-        "select coalesce(sum(coalesce(json_array_length(dns_hosts), ?3)), 0)
-         from pool_allocations
-         where pool_domain = ?1 and subdomain is not ?2
-           and not (state = 'reserved' and expires_at <= ",
-        now!(),
-        ")"
-    ))
-    .bind(pool.as_str())
-    .bind(except.map(Subdomain::as_str))
-    .bind(as_i64(hosts))
-    .fetch_one(connection)
-    .await
+    sqlx::query_scalar(include_str!("sql/sqlite/held_records.sql"))
+        .bind(pool.as_str())
+        .bind(except.map(Subdomain::as_str))
+        .bind(as_i64(hosts))
+        .fetch_one(connection)
+        .await
 }
 
 /// Inserts a reservation, or takes over a lapsed one, and logs which it was.
@@ -195,38 +151,14 @@ async fn reserve_logged(
     actor: &Actor,
 ) -> Result<Option<Allocation>, sqlx::Error> {
     let made = unwrap(
-        sqlx::query_as(concat!(
-            "insert into pool_allocations
-                 (pool_domain, subdomain, state, reserved_at, expires_at, reservation_token,
-                  created_by)
-             values (?1, ?2, 'reserved', ",
-            now!(),
-            ", ",
-            now_plus!("?3"),
-            ", ?4, ?5)
-             on conflict (pool_domain, subdomain) do update
-             set state = 'reserved',
-                 reserved_at = excluded.reserved_at,
-                 expires_at = excluded.expires_at,
-                 sovereign_fqdn = null,
-                 load_balancer_ip = null,
-                 reservation_token = excluded.reservation_token,
-                 created_by = excluded.created_by,
-                 dns_state = 'synced', dns_version = dns_version + 1, dns_attempts = 0,
-                 dns_last_error = null, dns_retry_at = null, dns_hosts = null,
-                 releasing_since = null
-             where state = 'reserved' and expires_at <= ",
-            now!(),
-            " returning ",
-            allocation_columns!()
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(ttl.as_secs_f64())
-        .bind(Uuid::new_v4())
-        .bind(created_by)
-        .fetch_optional(&mut *tx)
-        .await?,
+        sqlx::query_as(include_str!("sql/sqlite/reserve.sql"))
+            .bind(pool.as_str())
+            .bind(sub.as_str())
+            .bind(ttl.as_secs_f64())
+            .bind(Uuid::new_v4())
+            .bind(created_by)
+            .fetch_optional(&mut *tx)
+            .await?,
     );
     if let Some(a) = &made {
         // A fresh row starts at version 0; a takeover bumped the lapsed row's.
@@ -240,7 +172,7 @@ async fn reserve_logged(
     Ok(made)
 }
 
-shared_queries!(SqliteStore, crate::SQLITE_MIGRATOR, now = now!());
+shared_queries!(SqliteStore, crate::SQLITE_MIGRATOR, sql = "sqlite");
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
@@ -263,15 +195,11 @@ impl Store for SqliteStore {
         pool: &PoolDomain,
         sub: &Subdomain,
     ) -> Result<Option<Allocation>, sqlx::Error> {
-        let found = sqlx::query_as(concat!(
-            "select ",
-            allocation_columns!(),
-            " from pool_allocations where pool_domain = ?1 and subdomain = ?2"
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        let found = sqlx::query_as(include_str!("sql/sqlite/find.sql"))
+            .bind(pool.as_str())
+            .bind(sub.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(unwrap(found))
     }
 
@@ -316,26 +244,14 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> Result<Option<Allocation>, sqlx::Error> {
         let hosts = serde_json::to_string(activation.hosts).unwrap_or_else(|_| "[]".to_owned());
-        let statement = sqlx::query_as(concat!(
-            "update pool_allocations
-             set state = 'active', expires_at = null, sovereign_fqdn = ?4,
-                 load_balancer_ip = ?5, dns_hosts = ?6, dns_state = 'pending',
-                 dns_version = dns_version + 1, dns_attempts = 0, dns_last_error = null,
-                 dns_retry_at = ",
-            now_plus!("?7"),
-            " where pool_domain = ?1 and subdomain = ?2
-               and state = 'reserved' and reservation_token = ?3 and expires_at > ",
-            now!(),
-            " returning ",
-            allocation_columns!()
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(activation.token)
-        .bind(activation.sovereign_fqdn)
-        .bind(activation.load_balancer_ip)
-        .bind(hosts)
-        .bind(activation.lease.as_secs_f64());
+        let statement = sqlx::query_as(include_str!("sql/sqlite/activate.sql"))
+            .bind(pool.as_str())
+            .bind(sub.as_str())
+            .bind(activation.token)
+            .bind(activation.sovereign_fqdn)
+            .bind(activation.load_balancer_ip)
+            .bind(hosts)
+            .bind(activation.lease.as_secs_f64());
         let detail = Some(activation.load_balancer_ip);
         self.change_logged(statement, "committed", actor, detail)
             .await
@@ -350,39 +266,22 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> Result<Option<Release>, sqlx::Error> {
         let mut tx = self.write().await?;
-        let freed = sqlx::query_as(concat!(
-            "delete from pool_allocations
-             where pool_domain = $1 and subdomain = $2 and state = 'reserved'
-               and ($3 is null or reservation_token = $3)
-             returning ",
-            allocation_columns!()
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(token)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let freed = sqlx::query_as(include_str!("sql/sqlite/release_reserved.sql"))
+            .bind(pool.as_str())
+            .bind(sub.as_str())
+            .bind(token)
+            .fetch_optional(&mut *tx)
+            .await?;
         let released = match unwrap(freed) {
             Some(freed) => Some((Release::Freed(Box::new(freed)), "released")),
             None => unwrap(
-                sqlx::query_as(concat!(
-                    "update pool_allocations
-                     set releasing_since = coalesce(releasing_since, ",
-                    now!(),
-                    "), dns_state = 'pending', dns_version = dns_version + 1, dns_attempts = 0,
-                         dns_retry_at = ",
-                    now_plus!("$4"),
-                    " where pool_domain = $1 and subdomain = $2 and state = 'active'
-                       and ($3 is null or reservation_token = $3)
-                     returning ",
-                    allocation_columns!()
-                ))
-                .bind(pool.as_str())
-                .bind(sub.as_str())
-                .bind(token)
-                .bind(lease.as_secs_f64())
-                .fetch_optional(&mut *tx)
-                .await?,
+                sqlx::query_as(include_str!("sql/sqlite/release_active.sql"))
+                    .bind(pool.as_str())
+                    .bind(sub.as_str())
+                    .bind(token)
+                    .bind(lease.as_secs_f64())
+                    .fetch_optional(&mut *tx)
+                    .await?,
             )
             .map(|releasing| (Release::Releasing(Box::new(releasing)), "release-requested")),
         };
@@ -446,21 +345,15 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write().await?;
-        let deferred = sqlx::query(concat!(
-            "update pool_allocations
-             set dns_attempts = dns_attempts + 1, dns_last_error = ?4,
-                 dns_retry_at = ",
-            now_plus!("min(?5 * (1 << min(dns_attempts, 16)), 300.0)"),
-            " where pool_domain = ?1 and subdomain = ?2 and dns_version = ?3"
-        ))
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(version)
-        .bind(error)
-        .bind(base.as_secs_f64())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let deferred = sqlx::query(include_str!("sql/sqlite/defer.sql"))
+            .bind(pool.as_str())
+            .bind(sub.as_str())
+            .bind(version)
+            .bind(error)
+            .bind(base.as_secs_f64())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if deferred > 0 {
             let key = (pool.as_str(), sub.as_str());
             log_event(&mut tx, key, "dns-failed", actor, Some(error)).await?;
@@ -474,44 +367,25 @@ impl Store for SqliteStore {
         lease: Duration,
     ) -> Result<Vec<(String, String)>, sqlx::Error> {
         // One statement, and SQLite has one writer: two reconcilers never claim the same row.
-        sqlx::query_as(concat!(
-            "update pool_allocations
-             set dns_retry_at = ",
-            now_plus!("?2"),
-            " where (pool_domain, subdomain) in (
-                 select pool_domain, subdomain from pool_allocations
-                 where dns_state = 'pending' and dns_retry_at <= ",
-            now!(),
-            " order by dns_retry_at
-                 limit ?1)
-             returning pool_domain, subdomain"
-        ))
-        .bind(batch)
-        .bind(lease.as_secs_f64())
-        .fetch_all(&self.pool)
-        .await
+        sqlx::query_as(include_str!("sql/sqlite/claim_pending.sql"))
+            .bind(batch)
+            .bind(lease.as_secs_f64())
+            .fetch_all(&self.pool)
+            .await
     }
 
     async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error> {
-        let rows: Vec<Stored> = sqlx::query_as(concat!(
-            "select ",
-            allocation_columns!(),
-            " from pool_allocations where dns_state = 'pending' order by dns_retry_at"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<Stored> = sqlx::query_as(include_str!("sql/sqlite/pending.sql"))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.into_iter().map(|Stored(a)| a).collect())
     }
 
     async fn list_all(&self, pool: &PoolDomain) -> Result<Vec<Allocation>, sqlx::Error> {
-        let rows: Vec<Stored> = sqlx::query_as(concat!(
-            "select ",
-            allocation_columns!(),
-            " from pool_allocations where pool_domain = ?1 order by subdomain"
-        ))
-        .bind(pool.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<Stored> = sqlx::query_as(include_str!("sql/sqlite/list_all.sql"))
+            .bind(pool.as_str())
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.into_iter().map(|Stored(a)| a).collect())
     }
 
@@ -521,22 +395,12 @@ impl Store for SqliteStore {
         after: Option<&str>,
         limit: Option<i64>,
     ) -> Result<Vec<Allocation>, sqlx::Error> {
-        let rows: Vec<Stored> = sqlx::query_as(concat!(
-            "select ",
-            allocation_columns!(),
-            " from pool_allocations
-             where pool_domain = ?1 and subdomain > coalesce(?2, '')
-               and not (state = 'reserved' and expires_at <= ",
-            now!(),
-            ") and releasing_since is null
-             order by subdomain
-             limit coalesce(?3, -1)"
-        ))
-        .bind(pool.as_str())
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<Stored> = sqlx::query_as(include_str!("sql/sqlite/list.sql"))
+            .bind(pool.as_str())
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.into_iter().map(|Stored(a)| a).collect())
     }
 
@@ -556,13 +420,10 @@ impl Store for SqliteStore {
         pools: &[String],
         age: Duration,
     ) -> Result<Vec<String>, sqlx::Error> {
-        let fresh: Vec<String> = sqlx::query_scalar(concat!(
-            "select pool_domain from pool_zones where refreshed_at > ",
-            now_plus!("-?1")
-        ))
-        .bind(age.as_secs_f64())
-        .fetch_all(&self.pool)
-        .await?;
+        let fresh: Vec<String> = sqlx::query_scalar(include_str!("sql/sqlite/stale_zones.sql"))
+            .bind(age.as_secs_f64())
+            .fetch_all(&self.pool)
+            .await?;
         Ok(pools
             .iter()
             .filter(|pool| !fresh.contains(pool))
@@ -572,20 +433,12 @@ impl Store for SqliteStore {
 
     async fn save_zone(&self, pool: &PoolDomain, seen: &ZoneSeen) -> Result<(), sqlx::Error> {
         let mut tx = self.write().await?;
-        sqlx::query(concat!(
-            "insert into pool_zones (pool_domain, record_limit, foreign_records, refreshed_at)
-             values (?1, ?2, ?3, ",
-            now!(),
-            ") on conflict (pool_domain) do update
-             set record_limit = excluded.record_limit,
-                 foreign_records = excluded.foreign_records,
-                 refreshed_at = excluded.refreshed_at"
-        ))
-        .bind(pool.as_str())
-        .bind(seen.record_limit)
-        .bind(seen.foreign_records)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(include_str!("sql/sqlite/save_zone.sql"))
+            .bind(pool.as_str())
+            .bind(seen.record_limit)
+            .bind(seen.foreign_records)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("delete from zone_foreign_records where pool_domain = ?1")
             .bind(pool.as_str())
             .execute(&mut *tx)
@@ -620,19 +473,11 @@ impl Store for SqliteStore {
 
     async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error> {
         let mut tx = self.write().await?;
-        let deleted: Vec<(String, String)> = sqlx::query_as(concat!(
-            "delete from pool_allocations
-             where (pool_domain, subdomain) in (
-                 select pool_domain, subdomain from pool_allocations
-                 where state = 'reserved' and expires_at <= ",
-            now!(),
-            " order by expires_at
-                 limit ?1)
-             returning pool_domain, subdomain"
-        ))
-        .bind(batch)
-        .fetch_all(&mut *tx)
-        .await?;
+        let deleted: Vec<(String, String)> =
+            sqlx::query_as(include_str!("sql/sqlite/delete_lapsed.sql"))
+                .bind(batch)
+                .fetch_all(&mut *tx)
+                .await?;
         let sweeper = Actor::job("sweeper");
         for (pool, sub) in &deleted {
             log_event(&mut tx, (pool, sub), "expired", &sweeper, None).await?;

@@ -1,0 +1,18 @@
+with changed as (
+    update pool_allocations
+    set state = 'active', expires_at = null, sovereign_fqdn = $4,
+        load_balancer_ip = $5, dns_hosts = $6, dns_state = 'pending',
+        dns_version = dns_version + 1, dns_attempts = 0, dns_last_error = null,
+        dns_retry_at = now() + $7
+    where pool_domain = $1 and subdomain = $2
+      and state = 'reserved' and reservation_token = $3 and expires_at > now()
+    returning pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
+        load_balancer_ip, reservation_token, created_by,
+        (state = 'reserved' and expires_at <= now()) as lapsed,
+        dns_state, dns_version, dns_hosts, releasing_since),
+logged as (
+    insert into allocation_events
+        (pool_domain, subdomain, event, actor, request_id, detail)
+    select pool_domain, subdomain, 'committed', $8, $9, $5
+    from changed)
+select * from changed

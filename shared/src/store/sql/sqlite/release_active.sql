@@ -1,0 +1,10 @@
+update pool_allocations
+set releasing_since = coalesce(releasing_since, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    dns_state = 'pending', dns_version = dns_version + 1, dns_attempts = 0,
+    dns_retry_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ($4) || ' seconds')
+where pool_domain = $1 and subdomain = $2 and state = 'active'
+  and ($3 is null or reservation_token = $3)
+returning pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
+    load_balancer_ip, reservation_token, created_by,
+    (state = 'reserved' and expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) as lapsed,
+    dns_state, dns_version, dns_hosts, releasing_since

@@ -1,0 +1,7 @@
+delete from pool_allocations
+where pool_domain = $1 and subdomain = $2 and state = 'reserved'
+  and ($3 is null or reservation_token = $3)
+returning pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
+    load_balancer_ip, reservation_token, created_by,
+    (state = 'reserved' and expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) as lapsed,
+    dns_state, dns_version, dns_hosts, releasing_since

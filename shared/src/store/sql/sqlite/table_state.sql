@@ -1,0 +1,6 @@
+select pool_domain,
+       case when releasing_since is not null then 'releasing' else state end,
+       count(*)
+from pool_allocations
+where not (state = 'reserved' and expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+group by 1, 2
