@@ -43,6 +43,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Empty: mutating endpoints are open (local runs), said loudly at startup.
     pub api_tokens: ApiTokens,
+    /// Longest a client may take to send its request body (408 beyond).
+    pub body_timeout: Duration,
     /// Publish private and shared load balancer addresses too (fleets with internal zones).
     pub allow_private_lb: bool,
     /// Whether a commit may replace records PDM did not write at the sovereign's names.
@@ -156,6 +158,7 @@ impl Config {
             max_in_flight: parse_with(parsed("PDM_MAX_IN_FLIGHT", "256"), positive_number)?,
             request_timeout: parse_with(parsed("PDM_REQUEST_TIMEOUT", "60s"), positive_duration)?,
             api_tokens: parse_with(parsed("PDM_API_TOKENS", ""), ApiTokens::parse)?,
+            body_timeout: parse_with(parsed("PDM_BODY_TIMEOUT", "10s"), positive_duration)?,
             allow_private_lb: parse_with(parsed("PDM_ALLOW_PRIVATE_LB", "false"), boolean)?,
             foreign_records: parse_with(parsed("PDM_FOREIGN_RECORDS", "refuse"), |v| {
                 match v.trim() {
@@ -294,27 +297,44 @@ fn sovereign_hosts(list: &str) -> Result<Vec<String>, String> {
     Ok(hosts)
 }
 
-/// Bearer tokens accepted on mutating endpoints, each with a name for the logs.
+/// Bearer tokens accepted on guarded routes, each with a name for the logs and the audit
+/// trail. Only their SHA-256 digests are kept: comparing fixed-length digests takes the same
+/// time whatever the presented token's length, and no token stays in memory.
 #[derive(Clone, Default)]
-pub struct ApiTokens(Vec<(String, SecretString)>);
+pub struct ApiTokens(Vec<(String, [u8; 32])>);
 
 impl ApiTokens {
-    /// `name=token` pairs, comma-separated; a token without a name is called `token<N>`.
+    /// `name=token` entries, comma-separated. The name is a word (`[A-Za-z0-9_.-]`, at most
+    /// 64); the token is everything after the first `=` and may itself hold `=` (base64
+    /// padding). An entry without `=` is a token named `token<N>`. An entry that could be
+    /// read two ways (an empty token, or one starting with `=`, as a bare padded base64 token
+    /// would split) stops start-up; the error names the entry by its position, never its text.
     pub fn parse(list: &str) -> Result<Self, String> {
         let mut tokens = Vec::new();
         for (index, entry) in list.split(',').map(str::trim).enumerate() {
             if entry.is_empty() {
                 continue;
             }
-            let (name, token) = match entry.split_once('=') {
-                Some((name, token)) => (name.trim().to_owned(), token.trim()),
-                None => (format!("token{}", index + 1), entry),
+            let unreadable = || {
+                Err(format!(
+                    "entry {} is not name=token (a name of letters, digits, '_', '.' or '-', \
+                     then '=', then a token that does not start with '=')",
+                    index + 1
+                ))
             };
-            if name.is_empty() || token.is_empty() {
-                // Never echo the entry: it may be a token.
-                return Err(format!("entry {} must be name=token", index + 1));
+            let Some((name, token)) = entry.split_once('=') else {
+                tokens.push((format!("token{}", index + 1), digest(entry)));
+                continue;
+            };
+            let name_is_word = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            if !name_is_word || token.is_empty() || token.starts_with('=') {
+                return unreadable();
             }
-            tokens.push((name, SecretString::from(token)));
+            tokens.push((name.to_owned(), digest(token)));
         }
         Ok(Self(tokens))
     }
@@ -326,16 +346,18 @@ impl ApiTokens {
     /// The name of the configured token equal to `presented`, compared in constant time.
     pub fn name_of(&self, presented: &str) -> Option<&str> {
         use subtle::ConstantTimeEq;
+        let presented = digest(presented);
         // Compare against every token so the time taken does not say which one matched.
         self.0.iter().fold(None, |found, (name, token)| {
-            let equal: bool = token
-                .expose_secret()
-                .as_bytes()
-                .ct_eq(presented.as_bytes())
-                .into();
+            let equal: bool = token.ct_eq(&presented).into();
             found.or(equal.then_some(name.as_str()))
         })
     }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 impl fmt::Debug for ApiTokens {
@@ -491,6 +513,19 @@ mod tests {
 
         let error = config_error_for_token_entry("=leaked-token");
         assert!(!error.contains("leaked-token"), "{error}");
+    }
+
+    #[test]
+    fn a_token_entry_that_reads_two_ways_stops_start_up_and_padding_is_kept() {
+        for ambiguous in ["c2VjcmV0LXRva2Vu==", "c2VjcmV0LXRva2Vu=", "bad name=token", "=x"] {
+            let error = config_error_for_token_entry(ambiguous);
+            assert!(error.contains("PDM_API_TOKENS"), "{error}");
+            assert!(!error.contains("c2VjcmV0"), "never echoed: {error}");
+        }
+        let config = config(&[("PDM_API_TOKENS", "catalyst=c2VjcmV0LXRva2Vu==")]).unwrap();
+        assert_eq!(config.api_tokens.name_of("c2VjcmV0LXRva2Vu=="), Some("catalyst"));
+        assert_eq!(config.api_tokens.name_of("="), None);
+        assert_eq!(config.api_tokens.name_of("c2VjcmV0LXRva2Vu"), None);
     }
 
     #[test]

@@ -70,6 +70,34 @@ impl fmt::Display for Subdomain {
     }
 }
 
+/// Who asked for a reservation, as the caller names itself (`createdBy`): printable text of
+/// at most 256 characters, since it is stored, listed and logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedBy(String);
+
+impl CreatedBy {
+    const MAX_CHARS: usize = 256;
+
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err(Error::InvalidFormat(format!(
+                "createdBy is longer than {} characters",
+                Self::MAX_CHARS
+            )));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(Error::InvalidFormat(
+                "createdBy must be printable text (no control characters)".to_owned(),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A pool domain PDM manages, e.g. `omani.works`. Only [`ManagedDomains::resolve`] makes one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PoolDomain(String);

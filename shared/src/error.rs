@@ -32,13 +32,16 @@ pub enum Error {
     #[error("a bearer token is required")]
     Unauthorized,
     #[error("the bearer token is not accepted")]
-    Forbidden,
+    InvalidToken,
     #[error("{0}")]
     NoRoute(String),
     #[error("this path only answers {0}")]
     MethodNotAllowed(http::Method),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// The client did not send its body in time; it never took a slot meanwhile.
+    #[error("the request body did not arrive within {0:?}")]
+    BodyTimeout(std::time::Duration),
     /// A dependency (the database, or the DNS provider when PDM must ask it) cannot be
     /// reached right now; the client may retry.
     #[error("{0} is unavailable")]
@@ -70,10 +73,11 @@ impl Error {
             Self::AlreadyActive => "already-active",
             Self::Expired => "expired",
             Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
+            Self::InvalidToken => "unauthorized",
             Self::NoRoute(_) => "not-found",
             Self::MethodNotAllowed(_) => "method-not-allowed",
             Self::PayloadTooLarge(_) => "payload-too-large",
+            Self::BodyTimeout(_) => "request-timeout",
             Self::Unavailable(..) => "unavailable",
             Self::Overloaded => "overloaded",
             Self::Timeout(_) => "timeout",
@@ -84,13 +88,40 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
-        match error {
+        let sqlstate = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .map(|code| code.into_owned());
+        match (error, sqlstate.as_deref()) {
             // Connectivity, not logic: answer 503 so callers retry instead of giving up.
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => Self::Unavailable("the database", error.into()),
-            other => Self::Unexpected(anyhow::Error::new(other).context("database query failed")),
+            (
+                error @ (sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)),
+                _,
+            ) => Self::Unavailable("the database", error.into()),
+            (error, Some(code)) if refuses_connections(code) => {
+                Self::Unavailable("the database", error.into())
+            }
+            // Text PostgreSQL cannot store (a NUL byte): the input's fault, should any reach it.
+            (_, Some("22021" | "22P05")) => {
+                Self::BadRequest("the request holds text the database cannot store".to_owned())
+            }
+            (other, _) => {
+                Self::Unexpected(anyhow::Error::new(other).context("database query failed"))
+            }
         }
     }
+}
+
+/// SQLSTATEs of a database that will not serve this connection now: connection exceptions
+/// (08), refused authorization (28), an unknown database (3D000), exhausted resources such as
+/// too many connections (53), and a server shutting down or starting up (57P01–57P04).
+fn refuses_connections(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("28")
+        || code.starts_with("53")
+        || code.starts_with("57P0")
+        || code == "3D000"
 }

@@ -53,6 +53,8 @@ pub struct Ctx {
 pub struct Limits {
     pub max_in_flight: usize,
     pub request_timeout: Duration,
+    /// How long a client may take to send its body (before it takes a slot).
+    pub body_timeout: Duration,
 }
 
 impl Ctx {
@@ -80,6 +82,7 @@ impl Ctx {
             limits: Limits {
                 max_in_flight: config.max_in_flight,
                 request_timeout: config.request_timeout,
+                body_timeout: config.body_timeout,
             },
         })
     }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use std::future::Future;
 
 use crate::dns::{DnsError, DnsProvider, ForeignRecords, SovereignRecords, ZoneUsage};
-use crate::domain::{ManagedDomains, PoolDomain, Subdomain};
+use crate::domain::{CreatedBy, ManagedDomains, PoolDomain, Subdomain};
 use crate::metrics::Metrics;
 use crate::store::{
     Activation, Actor, Allocation, DnsState, Event, Release, Reservation, State, Store, ZoneRoom,
@@ -326,7 +326,7 @@ impl Pdm {
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
-        created_by: &str,
+        created_by: &CreatedBy,
         actor: &Actor,
     ) -> Result<Allocation, Error> {
         // The room first: a zone never seen is read then, so its foreign records are known.
@@ -339,7 +339,14 @@ impl Pdm {
         }
         match self
             .store
-            .reserve(pool, sub, self.reservation_ttl, created_by, actor, room)
+            .reserve(
+                pool,
+                sub,
+                self.reservation_ttl,
+                created_by.as_str(),
+                actor,
+                room,
+            )
             .await?
         {
             Reservation::Made(reserved) => {

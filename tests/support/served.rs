@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pdm_core::http::{PROBES, Route};
+use pdm_core::http::routes;
 use sqlx::PgPool;
 
 /// Only a broken process takes this long to listen; a slow machine does not fail a test.
@@ -143,21 +143,9 @@ impl Drop for Process {
     }
 }
 
-/// Each function binary and the routes it serves.
-pub const FUNCTIONS: [(&str, &[Route]); 8] = [
-    ("pdm-health", &PROBES),
-    ("pdm-reserved", &[Route::Reserved]),
-    ("pdm-check", &[Route::Check]),
-    ("pdm-reserve", &[Route::Reserve]),
-    ("pdm-commit", &[Route::Commit]),
-    ("pdm-release", &[Route::Release]),
-    ("pdm-list", &[Route::List]),
-    ("pdm-history", &[Route::History]),
-];
-
-/// Real processes and the routes each serves; `None` stands for every route.
+/// Real processes and the function each is; `None` stands for the combined server.
 pub struct Deployment {
-    processes: Vec<(Option<&'static [Route]>, Process)>,
+    processes: Vec<(Option<&'static str>, Process)>,
 }
 
 impl Deployment {
@@ -167,8 +155,8 @@ impl Deployment {
             Serving::CombinedServer => vec![(None, Process::start("pdm-server", env).await)],
             Serving::Functions => {
                 let mut processes = Vec::new();
-                for (binary, routes) in FUNCTIONS {
-                    processes.push((Some(routes), Process::start(binary, env).await));
+                for function in routes::functions() {
+                    processes.push((Some(function), Process::start(function, env).await));
                 }
                 processes
             }
@@ -179,12 +167,10 @@ impl Deployment {
     /// The tiny path router: the process serving `path`. A path no route knows goes to the
     /// first process, which answers the contract's 404 like any other.
     pub fn base_for(&self, path: &str) -> &str {
-        let route = Route::resolve(path).map(|(route, _)| route);
+        let function = routes::resolve(path).and_then(|(route, _)| route.function);
         self.processes
             .iter()
-            .find(|(serves, _)| {
-                serves.is_none_or(|serves| route.is_some_and(|r| serves.contains(&r)))
-            })
+            .find(|(serves, _)| serves.is_none() || (function.is_some() && *serves == function))
             .or_else(|| self.processes.first())
             .map(|(_, process)| process.base.as_str())
             .expect("a deployment with processes")

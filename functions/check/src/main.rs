@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    pdm_runtime::function(&[pdm_core::http::Route::Check]).await
+    pdm_runtime::function("pdm-check").await
 }

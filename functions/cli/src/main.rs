@@ -166,7 +166,8 @@ async fn run(cli: &Cli, ctx: &Arc<Ctx>) -> Result<ExitCode, Error> {
             created_by,
         } => {
             let (pool, sub, _) = pdm.parse_reservable(pool, sub)?;
-            let reserved = pdm.reserve(&pool, &sub, created_by, &actor).await?;
+            let created_by = pdm_core::domain::CreatedBy::parse(created_by)?;
+            let reserved = pdm.reserve(&pool, &sub, &created_by, &actor).await?;
             print_allocations(out, &[reserved], true);
             Ok(ExitCode::SUCCESS)
         }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    pdm_runtime::function(&pdm_core::http::PROBES).await
+    pdm_runtime::function("pdm-health").await
 }

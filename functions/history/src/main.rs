@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    pdm_runtime::function(&[pdm_core::http::Route::History]).await
+    pdm_runtime::function("pdm-history").await
 }

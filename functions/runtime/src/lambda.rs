@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
-use pdm_core::http::{Endpoint, HttpResponse};
+use pdm_core::http::{Endpoint, EndpointResponse};
 use tower::ServiceExt;
 
 /// Runs `endpoint` under the Lambda runtime until it stops.
@@ -53,7 +53,7 @@ pub fn without_stage(mut request: lambda_http::Request) -> lambda_http::Request 
 }
 
 /// Our bodies are small JSON documents: hand them to API Gateway as text, not base64.
-async fn into_lambda_response(response: HttpResponse) -> http::Response<Body> {
+async fn into_lambda_response(response: EndpointResponse) -> http::Response<Body> {
     let (parts, body) = response.into_parts();
     let bytes: Bytes = match body.collect().await {
         Ok(collected) => collected.to_bytes(),

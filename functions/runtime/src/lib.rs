@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 pub use http_server::{BoxError, Shutdown, bind_port, serve};
 pub use job::run_job;
-use pdm_core::http::{Endpoint, Route};
+use pdm_core::http::Endpoint;
 use pdm_core::{Config, Ctx};
 
 /// Whether this process runs under the Lambda runtime (or `cargo lambda watch`, which sets
@@ -45,13 +45,14 @@ pub fn start() -> Result<(Config, Arc<Ctx>), ExitCode> {
     }
 }
 
-/// The whole `main` of a per-endpoint function: `routes` on Lambda or on `$PORT`.
-pub async fn function(routes: &'static [Route]) -> ExitCode {
+/// The whole `main` of a per-endpoint function: its routes (the route table's rows naming
+/// `function`) on Lambda or on `$PORT`.
+pub async fn function(function: &str) -> ExitCode {
     let (config, ctx) = match start() {
         Ok(started) => started,
         Err(code) => return code,
     };
-    let endpoint = Endpoint::serving(ctx, routes);
+    let endpoint = Endpoint::function(ctx, function);
     report(serve_endpoint(endpoint, config.port, Shutdown::on_signals()).await)
 }
 

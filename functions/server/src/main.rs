@@ -1,12 +1,14 @@
-//! pdm-server: the combined container. Every endpoint on `$PORT`, maintenance (sweeper and
-//! DNS reconciler) every `PDM_SWEEPER_INTERVAL`, migrations at start-up, graceful stop on
-//! SIGTERM/SIGINT.
+//! pdm-server: the combined container. Every endpoint on `$PORT` at once, migrations in the
+//! background until the database takes them (`/readyz` says 503 with the reason until then),
+//! then maintenance (sweeper and DNS reconciler) every `PDM_SWEEPER_INTERVAL`; graceful stop
+//! on SIGTERM/SIGINT.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use backon::{ExponentialBuilder, Retryable};
 use pdm_core::http::Endpoint;
 use pdm_core::{Config, Ctx};
 use pdm_runtime::Shutdown;
@@ -21,19 +23,41 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config, ctx: Arc<Ctx>) -> anyhow::Result<()> {
-    ctx.pdm
-        .store()
-        .migrate()
-        .await
-        .context("cannot apply database migrations")?;
     let shutdown = Shutdown::on_signals();
-    let maintenance = tokio::spawn(maintain_until(
-        ctx.clone(),
-        config.sweeper_interval,
-        shutdown.clone(),
-    ));
+    let background = tokio::spawn({
+        let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+        async move {
+            if migrate_until_applied(&ctx, &shutdown).await {
+                maintain_until(ctx, config.sweeper_interval, shutdown).await;
+            }
+        }
+    });
     pdm_runtime::serve_endpoint(Endpoint::router(ctx), config.port, shutdown).await?;
-    maintenance.await.context("the maintenance task panicked")
+    background.await.context("the background task panicked")
+}
+
+/// Applies the migrations, retrying with backoff while the database refuses them (down, not
+/// created yet, starting up), so that a restart is never needed. `false` if shutdown came
+/// first.
+async fn migrate_until_applied(ctx: &Ctx, shutdown: &Shutdown) -> bool {
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(Duration::from_secs(30))
+        .without_max_times()
+        .with_jitter();
+    let migrated = (|| ctx.pdm.store().migrate())
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .notify(|error, delay| {
+            tracing::warn!(error.message = %error, ?delay, "cannot apply database migrations yet; retrying");
+        });
+    tokio::select! {
+        _ = migrated => {
+            tracing::info!("database migrations applied");
+            true
+        }
+        () = shutdown.wait() => false,
+    }
 }
 
 /// Every `interval` until shutdown: deletes lapsed reservations and retries owed DNS changes.

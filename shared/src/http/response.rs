@@ -6,6 +6,7 @@ use http_body_util::Full;
 use serde::Serialize;
 
 use crate::Error;
+use crate::service::DnsSync;
 
 pub type HttpResponse = Response<Full<Bytes>>;
 
@@ -20,12 +21,13 @@ impl Error {
             Self::Conflict | Self::PoolFull(_) | Self::DnsConflict(_) | Self::AlreadyActive => {
                 StatusCode::CONFLICT
             }
-            Self::TokenMismatch | Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::TokenMismatch => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Expired => StatusCode::GONE,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(..) | Self::Overloaded | Self::Timeout(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -59,6 +61,7 @@ pub fn error(error: &Error) -> HttpResponse {
             detail: &error.to_string(),
         },
     );
+    response.extensions_mut().insert(ErrorCode(error.code()));
     let headers = response.headers_mut();
     match error {
         Error::MethodNotAllowed(allowed) => {
@@ -69,12 +72,31 @@ pub fn error(error: &Error) -> HttpResponse {
         Error::Unauthorized => {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        // RFC 6750: a token was presented and is not accepted.
+        Error::InvalidToken => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            );
+        }
         Error::Unavailable(..) | Error::Overloaded | Error::Timeout(_) => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         _ => {}
     }
     response
+}
+
+/// The error code of a refused request, for the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
+/// 200 once DNS matches the table, 202 while the change is still owed.
+pub fn sync_status(sync: DnsSync) -> StatusCode {
+    match sync {
+        DnsSync::Written => StatusCode::OK,
+        DnsSync::Pending => StatusCode::ACCEPTED,
+    }
 }
 
 /// A JSON response. Serializing our own plain structs cannot fail; if it ever did, the client

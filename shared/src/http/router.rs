@@ -1,0 +1,188 @@
+//! Finds the route, guards it, reads the body under its own deadline, and only then takes
+//! one of the process's slots (tower's `LoadShed` over a shared `ConcurrencyLimit`, with a
+//! `Timeout` inside) for the handler. Probes take no slot.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::{HeaderValue, Method, Request, header};
+use http_body_util::{BodyExt, Full};
+use tokio::sync::Semaphore;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::{ServiceBuilder, ServiceExt};
+
+use super::handlers::Call;
+use super::layers::{Served, fold_method};
+use super::response::{self, HttpResponse};
+use super::routes::{self, Guard, Route};
+use super::{MAX_BODY_BYTES, REQUEST_ID, RequestBody, auth};
+use crate::{Ctx, Error};
+
+#[derive(Clone)]
+pub struct Router {
+    ctx: Arc<Ctx>,
+    routes: Arc<[&'static Route]>,
+    slots: Arc<Semaphore>,
+}
+
+impl Router {
+    pub fn new(ctx: Arc<Ctx>, routes: Vec<&'static Route>) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(ctx.limits.max_in_flight)),
+            ctx,
+            routes: routes.into(),
+        }
+    }
+
+    async fn answer(self, request: Request<RequestBody>) -> HttpResponse {
+        let method = fold_method(request.method());
+        let head = request.method() == Method::HEAD;
+        let (response, route) = match self.resolve(&request) {
+            Ok((route, pool)) => {
+                let answered = self.dispatch(route, pool, request).await;
+                (answered.unwrap_or_else(|e| response::error(&e)), route.path)
+            }
+            Err(error) => (response::error(&error), "unmatched"),
+        };
+        let mut response = if head { without_body(response) } else { response };
+        response.extensions_mut().insert(Served { route, method });
+        response
+    }
+
+    /// The route this process serves at the request's path and method (HEAD answers as GET),
+    /// and its `{domain}`, percent-decoded.
+    fn resolve(&self, request: &Request<RequestBody>) -> Result<(&'static Route, String), Error> {
+        let path = request.uri().path();
+        let (route, raw_pool) = routes::resolve(path)
+            .filter(|(route, _)| self.routes.iter().any(|r| std::ptr::eq(*r, *route)))
+            .ok_or_else(|| Error::NoRoute(format!("no route for {path}")))?;
+        let method = request.method();
+        if method != route.method && !(method == Method::HEAD && route.method == Method::GET) {
+            return Err(Error::MethodNotAllowed(route.method.clone()));
+        }
+        let pool = percent_encoding::percent_decode_str(raw_pool)
+            .decode_utf8()
+            .map_err(|_| Error::UnsupportedPool("the pool domain is not UTF-8".to_owned()))?;
+        Ok((route, pool.into_owned()))
+    }
+
+    async fn dispatch(
+        &self,
+        route: &'static Route,
+        pool: String,
+        request: Request<RequestBody>,
+    ) -> Result<HttpResponse, Error> {
+        let caller = match route.guard {
+            Guard::Bearer => auth::authorize(&self.ctx.api_tokens, request.headers())?,
+            Guard::Open => None,
+        };
+        let (parts, body) = request.into_parts();
+        let call = Call {
+            ctx: self.ctx.clone(),
+            pool,
+            query: parts.uri.query().map(str::to_owned),
+            content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
+            body: read_body(body, self.ctx.limits.body_timeout).await?,
+            caller,
+            request_id: request_id(&parts.headers),
+        };
+        if !route.shed {
+            return (route.handler)(call).await;
+        }
+        self.in_a_slot(route, call).await
+    }
+
+    /// Runs the handler in one of the process's slots, refused at once when none is free,
+    /// within the request timeout.
+    async fn in_a_slot(&self, route: &'static Route, call: Call) -> Result<HttpResponse, Error> {
+        let timeout = self.ctx.limits.request_timeout;
+        ServiceBuilder::new()
+            .load_shed()
+            .layer(GlobalConcurrencyLimitLayer::with_semaphore(self.slots.clone()))
+            .timeout(timeout)
+            .service_fn(route.handler)
+            .oneshot(call)
+            .await
+            .map_err(|error| refusal(error, timeout))
+    }
+}
+
+impl tower::Service<Request<RequestBody>> for Router {
+    type Response = HttpResponse;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<HttpResponse, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<RequestBody>) -> Self::Future {
+        let router = self.clone();
+        Box::pin(async move { Ok(router.answer(request).await) })
+    }
+}
+
+/// The handler's own error, or what the layers around it refused.
+fn refusal(error: tower::BoxError, timeout: Duration) -> Error {
+    if error.is::<tower::load_shed::error::Overloaded>() {
+        return Error::Overloaded;
+    }
+    if error.is::<tower::timeout::error::Elapsed>() {
+        return Error::Timeout(timeout);
+    }
+    match error.downcast::<Error>() {
+        Ok(error) => *error,
+        Err(other) => Error::Unexpected(anyhow::anyhow!("{other}")),
+    }
+}
+
+/// The body, read before the request takes a slot, so that a slow sender holds none: 408 when
+/// it does not arrive within `deadline`, 413 beyond [`MAX_BODY_BYTES`].
+async fn read_body(body: RequestBody, deadline: Duration) -> Result<Bytes, Error> {
+    tokio::time::timeout(deadline, read_limited(body))
+        .await
+        .map_err(|_| Error::BodyTimeout(deadline))?
+}
+
+/// Frame by frame rather than with `http_body_util::Limited`, whose boxed-error bound the
+/// compiler cannot prove `Send` for inside the router's future.
+async fn read_limited(mut body: RequestBody) -> Result<Bytes, Error> {
+    let mut read = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            Error::BadRequest(format!("the request body could not be read: {error}"))
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if read.len() + data.len() > MAX_BODY_BYTES {
+                return Err(Error::PayloadTooLarge(MAX_BODY_BYTES));
+            }
+            read.extend_from_slice(&data);
+        }
+    }
+    Ok(read.freeze())
+}
+
+/// The id the request-id layer gave the request.
+fn request_id(headers: &http::HeaderMap) -> String {
+    headers
+        .get(&REQUEST_ID)
+        .and_then(|id| id.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A HEAD answer: a GET's status and headers, its length, no body.
+fn without_body(response: HttpResponse) -> HttpResponse {
+    use http_body::Body;
+    let (mut parts, body) = response.into_parts();
+    if let Some(length) = body.size_hint().exact() {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    HttpResponse::from_parts(parts, Full::new(Bytes::new()))
+}

@@ -1,0 +1,209 @@
+//! The one route table. Resolving a path, the function binaries, the tests that keep
+//! openapi.yaml and the manifests in step, and the metrics labels all read it: adding an
+//! endpoint is one row here, one handler file and its function crate.
+
+use futures::future::BoxFuture;
+use http::Method;
+
+use super::handlers::{self, Call};
+use super::response::HttpResponse;
+use crate::Error;
+
+/// An endpoint's handler: parses the call into domain types and asks the core.
+pub type Handler = fn(Call) -> BoxFuture<'static, Result<HttpResponse, Error>>;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    Open,
+    /// A bearer token from `PDM_API_TOKENS`, when any is configured.
+    Bearer,
+}
+
+/// One row of the table.
+pub struct Route {
+    /// Short and fixed: the metrics label and the log field.
+    pub name: &'static str,
+    pub method: Method,
+    /// As the contract and openapi.yaml write it.
+    pub path: &'static str,
+    pub guard: Guard,
+    /// The function binary that serves it; `None`: every process (each has its own metrics).
+    pub function: Option<&'static str>,
+    /// Refused (503 `overloaded`) when every slot is taken. Probes never are: an orchestrator
+    /// must see a busy process as alive.
+    pub shed: bool,
+    pub handler: Handler,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} ({})", self.method, self.path, self.name)
+    }
+}
+
+const fn probe(name: &'static str, path: &'static str, handler: Handler) -> Route {
+    Route {
+        name,
+        method: Method::GET,
+        path,
+        guard: Guard::Open,
+        function: Some("pdm-health"),
+        shed: false,
+        handler,
+    }
+}
+
+const fn endpoint(
+    name: &'static str,
+    method: Method,
+    path: &'static str,
+    guard: Guard,
+    function: &'static str,
+    handler: Handler,
+) -> Route {
+    Route {
+        name,
+        method,
+        path,
+        guard,
+        function: Some(function),
+        shed: true,
+        handler,
+    }
+}
+
+pub static ROUTES: [Route; 11] = [
+    probe("health", "/healthz", |call| Box::pin(handlers::health::handle(call))),
+    probe("livez", "/livez", |call| Box::pin(handlers::livez::handle(call))),
+    probe("readyz", "/readyz", |call| Box::pin(handlers::readyz::handle(call))),
+    endpoint(
+        "reserved",
+        Method::GET,
+        "/api/v1/reserved",
+        Guard::Open,
+        "pdm-reserved",
+        |call| Box::pin(handlers::reserved::handle(call)),
+    ),
+    endpoint(
+        "check",
+        Method::GET,
+        "/api/v1/pool/{domain}/check",
+        Guard::Open,
+        "pdm-check",
+        |call| Box::pin(handlers::check::handle(call)),
+    ),
+    endpoint(
+        "reserve",
+        Method::POST,
+        "/api/v1/pool/{domain}/reserve",
+        Guard::Bearer,
+        "pdm-reserve",
+        |call| Box::pin(handlers::reserve::handle(call)),
+    ),
+    endpoint(
+        "commit",
+        Method::POST,
+        "/api/v1/pool/{domain}/commit",
+        Guard::Bearer,
+        "pdm-commit",
+        |call| Box::pin(handlers::commit::handle(call)),
+    ),
+    endpoint(
+        "release",
+        Method::DELETE,
+        "/api/v1/pool/{domain}/release",
+        Guard::Bearer,
+        "pdm-release",
+        |call| Box::pin(handlers::release::handle(call)),
+    ),
+    endpoint(
+        "list",
+        Method::GET,
+        "/api/v1/pool/{domain}/list",
+        Guard::Bearer,
+        "pdm-list",
+        |call| Box::pin(handlers::list::handle(call)),
+    ),
+    endpoint(
+        "history",
+        Method::GET,
+        "/api/v1/pool/{domain}/history",
+        Guard::Bearer,
+        "pdm-history",
+        |call| Box::pin(handlers::history::handle(call)),
+    ),
+    Route {
+        name: "metrics",
+        method: Method::GET,
+        path: "/metrics",
+        guard: Guard::Open,
+        function: None,
+        shed: true,
+        handler: |call| Box::pin(handlers::metrics::handle(call)),
+    },
+];
+
+/// The route whose template matches `path`, and the `{domain}` segment it names (empty for
+/// routes without one). A trailing slash is ignored.
+pub fn resolve(path: &str) -> Option<(&'static Route, &str)> {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    ROUTES.iter().find_map(|route| {
+        let mut domain = "";
+        let mut given = path.split('/');
+        for expected in route.path.split('/') {
+            let segment = given.next()?;
+            match expected {
+                "{domain}" if !segment.is_empty() => domain = segment,
+                literal if literal == segment => {}
+                _ => return None,
+            }
+        }
+        given.next().is_none().then_some((route, domain))
+    })
+}
+
+/// The routes of one function binary (with `/metrics`, which every process serves).
+pub fn of_function(function: &str) -> Vec<&'static Route> {
+    ROUTES
+        .iter()
+        .filter(|route| route.function.is_none_or(|f| f == function))
+        .collect()
+}
+
+/// Every function binary, in table order.
+pub fn functions() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for name in ROUTES.iter().filter_map(|route| route.function) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_resolves_to_its_own_row_and_names_are_unique() {
+        for route in &ROUTES {
+            let path = route.path.replace("{domain}", "omani.works");
+            let (found, domain) = resolve(&path).unwrap();
+            assert_eq!(found.name, route.name);
+            assert_eq!(domain.is_empty(), !route.path.contains("{domain}"));
+            assert_eq!(ROUTES.iter().filter(|r| r.name == route.name).count(), 1);
+        }
+        assert!(resolve("/api/v1/pool/omani.works/check/extra").is_none());
+        assert!(resolve("/api/v1/pool//check").is_none());
+        assert!(resolve("/healthz/").is_some());
+    }
+
+    #[test]
+    fn a_function_serves_its_rows_and_the_metrics() {
+        let names: Vec<&str> = of_function("pdm-health").iter().map(|r| r.name).collect();
+        assert_eq!(names, ["health", "livez", "readyz", "metrics"]);
+        assert_eq!(functions().len(), 8);
+    }
+}
