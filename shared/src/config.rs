@@ -517,13 +517,21 @@ mod tests {
 
     #[test]
     fn a_token_entry_that_reads_two_ways_stops_start_up_and_padding_is_kept() {
-        for ambiguous in ["c2VjcmV0LXRva2Vu==", "c2VjcmV0LXRva2Vu=", "bad name=token", "=x"] {
+        for ambiguous in [
+            "c2VjcmV0LXRva2Vu==",
+            "c2VjcmV0LXRva2Vu=",
+            "bad name=token",
+            "=x",
+        ] {
             let error = config_error_for_token_entry(ambiguous);
             assert!(error.contains("PDM_API_TOKENS"), "{error}");
             assert!(!error.contains("c2VjcmV0"), "never echoed: {error}");
         }
         let config = config(&[("PDM_API_TOKENS", "catalyst=c2VjcmV0LXRva2Vu==")]).unwrap();
-        assert_eq!(config.api_tokens.name_of("c2VjcmV0LXRva2Vu=="), Some("catalyst"));
+        assert_eq!(
+            config.api_tokens.name_of("c2VjcmV0LXRva2Vu=="),
+            Some("catalyst")
+        );
         assert_eq!(config.api_tokens.name_of("="), None);
         assert_eq!(config.api_tokens.name_of("c2VjcmV0LXRva2Vu"), None);
     }

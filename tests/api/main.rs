@@ -42,6 +42,7 @@ mod cli;
 mod commit;
 mod connections;
 mod dynadot;
+mod front_door;
 mod health;
 mod lambda;
 mod limits;

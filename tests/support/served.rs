@@ -86,6 +86,24 @@ impl Process {
         process
     }
 
+    /// Waits until `/readyz` answers 200: the combined server listens at once and applies
+    /// its migrations in the background.
+    pub async fn wait_until_ready(&mut self) {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            let ready = client.get(format!("{}/readyz", self.base)).send().await;
+            if ready.is_ok_and(|response| response.status() == 200) {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the process exited before it was ready: {status}");
+            }
+            assert!(started.elapsed() < PATIENCE, "never ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Starts `binary args…` with only `env` (and quiet logs) in its environment.
     pub fn spawn(binary: &str, args: &[&str], env: &[(String, String)]) -> Self {
         Self::spawn_with_stderr(binary, args, env, Stdio::null())
@@ -152,7 +170,11 @@ impl Deployment {
     pub async fn start(serving: Serving, env: &[(String, String)]) -> Self {
         let processes = match serving {
             Serving::InProcess => Vec::new(),
-            Serving::CombinedServer => vec![(None, Process::start("pdm-server", env).await)],
+            Serving::CombinedServer => {
+                let mut server = Process::start("pdm-server", env).await;
+                server.wait_until_ready().await;
+                vec![(None, server)]
+            }
             Serving::Functions => {
                 let mut processes = Vec::new();
                 for function in routes::functions() {

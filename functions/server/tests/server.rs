@@ -51,10 +51,10 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    async fn wait_until_healthy(&mut self, client: &reqwest::Client) {
+    async fn wait_until_ready(&mut self, client: &reqwest::Client) {
         let started = Instant::now();
         while started.elapsed() < PATIENCE {
-            if let Ok(response) = client.get(self.url("/healthz")).send().await {
+            if let Ok(response) = client.get(self.url("/readyz")).send().await {
                 if response.status() == 200 {
                     return;
                 }
@@ -64,7 +64,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("pdm-server never became healthy");
+        panic!("pdm-server never became ready");
     }
 
     /// Kills the process outright, as the OOM killer or a node failure would.
@@ -126,7 +126,7 @@ async fn with_no_database_configured_it_runs_on_an_embedded_sqlite_file_that_sur
 
     // Act: reserve, stop, start again.
     let mut first = Server::start_in(&dir, &[]);
-    first.wait_until_healthy(&client).await;
+    first.wait_until_ready(&client).await;
     let reserved = client
         .post(first.url("/api/v1/pool/omani.works/reserve"))
         .json(&reserve)
@@ -137,7 +137,7 @@ async fn with_no_database_configured_it_runs_on_an_embedded_sqlite_file_that_sur
     let stopped = first.terminate().await;
     let said = first.stderr();
     let mut second = Server::start_in(&dir, &[]);
-    second.wait_until_healthy(&client).await;
+    second.wait_until_ready(&client).await;
     let check: Value = client
         .get(second.url("/api/v1/pool/omani.works/check?sub=acme"))
         .send()
@@ -166,7 +166,7 @@ async fn the_server_migrates_serves_the_contract_sweeps_and_stops_on_sigterm(
     // Arrange: an empty database; the server must migrate it.
     let mut server = Server::start(&database_url(&connect), &[]);
     let client = reqwest::Client::new();
-    server.wait_until_healthy(&client).await;
+    server.wait_until_ready(&client).await;
     let pool_url = |action: &str| server.url(&format!("/api/v1/pool/omani.works/{action}"));
 
     // Act + Assert: one allocation's life over real HTTP.
@@ -256,7 +256,7 @@ async fn a_commit_killed_between_the_row_and_dns_converges_after_restart(
     let url = database_url(&connect);
     let mut server = Server::start(&url, &env);
     let client = reqwest::Client::new();
-    server.wait_until_healthy(&client).await;
+    server.wait_until_ready(&client).await;
     let reserved: Value = client
         .post(server.url("/api/v1/pool/omani.works/reserve"))
         .json(&json!({"subdomain": "acme"}))

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{HeaderValue, Method, Request, Response};
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::request_id::{MakeRequestId, RequestId};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
 
 use super::REQUEST_ID;
@@ -69,52 +69,69 @@ pub struct FastRequestId;
 impl MakeRequestId for FastRequestId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
         let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
-        HeaderValue::from_str(&id.to_string()).ok().map(RequestId::new)
+        HeaderValue::from_str(&id.to_string())
+            .ok()
+            .map(RequestId::new)
     }
 }
 
-type Classifier = SharedClassifier<ServerErrorsAsFailures>;
+/// tower-http's `TraceLayer` with a span per request and one access log line per answer.
+pub type AccessLogLayer =
+    TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), AccessLog, (), (), ()>;
 
 /// The access log line and the request metrics, once per answer, in the request's span.
-pub fn access_log<B>(
-    ctx: Arc<Ctx>,
-) -> TraceLayer<
-    Classifier,
-    impl Fn(&Request<B>) -> Span + Clone,
-    (),
-    impl Fn(&Response<super::HttpResponseBody>, Duration, &Span) + Clone,
-    (),
-    (),
-    (),
-> {
+pub fn access_log(ctx: Arc<Ctx>) -> AccessLogLayer {
     TraceLayer::new_for_http()
-        .make_span_with(|request: &Request<B>| {
-            let id = request
-                .headers()
-                .get(&REQUEST_ID)
-                .and_then(|id| id.to_str().ok())
-                .unwrap_or_default();
-            // A path is as long as its sender likes; the log keeps its start.
-            let path = request.uri().path();
-            let path = path.get(..path.len().min(200)).unwrap_or_default();
-            tracing::info_span!("request", request_id = id, path)
-        })
+        .make_span_with(RequestSpan)
         .on_request(())
-        .on_response(move |response: &Response<_>, took: Duration, _: &Span| {
-            let served = response.extensions().get::<Served>().copied();
-            let Served { route, method } = served.unwrap_or(Served {
-                route: "unmatched",
-                method: "other",
-            });
-            let status = response.status().as_u16();
-            ctx.pdm.metrics().record_request(route, method, status, took);
-            let error = response.extensions().get::<ErrorCode>().map(|code| code.0);
-            tracing::info!(
-                method, route, status, error, elapsed_ms = took.as_secs_f64() * 1e3,
-                "request"
-            );
-        })
+        .on_response(AccessLog(ctx))
         .on_body_chunk(())
         .on_eos(())
         .on_failure(())
+}
+
+/// A span per request, carrying its id and the start of its path.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestSpan;
+
+impl<B> MakeSpan<B> for RequestSpan {
+    fn make_span(&mut self, request: &Request<B>) -> Span {
+        let id = request
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|id| id.to_str().ok())
+            .unwrap_or_default();
+        // A path is as long as its sender likes; the log keeps its start.
+        let path = request.uri().path();
+        let path = path.get(..path.len().min(200)).unwrap_or_default();
+        tracing::info_span!("request", request_id = id, path)
+    }
+}
+
+/// Records the request's metrics and writes its access log line.
+#[derive(Clone)]
+pub struct AccessLog(Arc<Ctx>);
+
+impl<B> OnResponse<B> for AccessLog {
+    fn on_response(self, response: &Response<B>, took: Duration, _: &Span) {
+        let served = response.extensions().get::<Served>().copied();
+        let Served { route, method } = served.unwrap_or(Served {
+            route: "unmatched",
+            method: "other",
+        });
+        let status = response.status().as_u16();
+        self.0
+            .pdm
+            .metrics()
+            .record_request(route, method, status, took);
+        let error = response.extensions().get::<ErrorCode>().map(|code| code.0);
+        tracing::info!(
+            method,
+            route,
+            status,
+            error,
+            elapsed_ms = took.as_secs_f64() * 1e3,
+            "request"
+        );
+    }
 }

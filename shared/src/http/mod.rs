@@ -40,8 +40,6 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Whatever body the runtime hands in (hyper's, Lambda's, a test's), boxed once.
 type RequestBody = UnsyncBoxBody<Bytes, BoxError>;
-/// The handlers' bodies as the access log hands them on.
-type HttpResponseBody = http_body_util::Full<Bytes>;
 /// An answer of the endpoint.
 pub type EndpointResponse = Response<UnsyncBoxBody<Bytes, Infallible>>;
 
@@ -67,7 +65,7 @@ impl Endpoint {
             .layer(MapRequestLayer::new(layers::drop_insane_request_id))
             .layer(SetRequestIdLayer::new(REQUEST_ID, layers::FastRequestId))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(layers::access_log::<RequestBody>(ctx.clone()))
+            .layer(layers::access_log(ctx.clone()))
             .service(router::Router::new(ctx, routes))
             .map_response(|response| response.map(BodyExt::boxed_unsync));
         Self {

@@ -48,7 +48,11 @@ impl Router {
             }
             Err(error) => (response::error(&error), "unmatched"),
         };
-        let mut response = if head { without_body(response) } else { response };
+        let mut response = if head {
+            without_body(response)
+        } else {
+            response
+        };
         response.extensions_mut().insert(Served { route, method });
         response
     }
@@ -102,7 +106,9 @@ impl Router {
         let timeout = self.ctx.limits.request_timeout;
         ServiceBuilder::new()
             .load_shed()
-            .layer(GlobalConcurrencyLimitLayer::with_semaphore(self.slots.clone()))
+            .layer(GlobalConcurrencyLimitLayer::with_semaphore(
+                self.slots.clone(),
+            ))
             .timeout(timeout)
             .service_fn(route.handler)
             .oneshot(call)

@@ -74,9 +74,15 @@ const fn endpoint(
 }
 
 pub static ROUTES: [Route; 11] = [
-    probe("health", "/healthz", |call| Box::pin(handlers::health::handle(call))),
-    probe("livez", "/livez", |call| Box::pin(handlers::livez::handle(call))),
-    probe("readyz", "/readyz", |call| Box::pin(handlers::readyz::handle(call))),
+    probe("health", "/healthz", |call| {
+        Box::pin(handlers::health::handle(call))
+    }),
+    probe("livez", "/livez", |call| {
+        Box::pin(handlers::livez::handle(call))
+    }),
+    probe("readyz", "/readyz", |call| {
+        Box::pin(handlers::readyz::handle(call))
+    }),
     endpoint(
         "reserved",
         Method::GET,

@@ -34,7 +34,11 @@ pub async fn handle(call: Call) -> Result<HttpResponse, Error> {
         StatusCode::OK,
         &ListResponse {
             pool_domain: pool.as_str(),
-            allocations: page.allocations.iter().map(AllocationBody::public).collect(),
+            allocations: page
+                .allocations
+                .iter()
+                .map(AllocationBody::public)
+                .collect(),
             next: page.next.as_deref(),
         },
     ))
