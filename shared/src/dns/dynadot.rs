@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{
     Applied, DnsError, DnsProvider, ForeignRecords, RetryPolicy, SovereignRecords, ZoneRecord,
-    ZoneUsage, http_client,
+    ZoneUsage, adoptable, http_client,
 };
 use crate::domain::PoolDomain;
 
@@ -98,18 +98,6 @@ impl Zone {
         zone.sub
             .retain(|r| !(r.has_type(types) && names.iter().any(|n| r.is_at(n))));
         zone
-    }
-
-    /// The records `with_published` would replace, of those standing at the names.
-    fn replaced_by_publishing(standing: Vec<ZoneRecord>) -> Vec<ZoneRecord> {
-        standing
-            .into_iter()
-            .filter(|r| {
-                ADDRESS_TYPES
-                    .iter()
-                    .any(|t| r.record_type.eq_ignore_ascii_case(t))
-            })
-            .collect()
     }
 
     /// What the zone holds: its sub records and their limit.
@@ -390,11 +378,7 @@ impl DnsProvider for Dynadot {
         let mut adopted = Vec::new();
         let zone = self
             .read_modify_write(&records.pool, |zone| {
-                let standing = records.foreign_among(&zone.usage().records);
-                if !standing.is_empty() && foreign == ForeignRecords::Refuse {
-                    return Err(DnsError::Conflict(standing));
-                }
-                adopted = Zone::replaced_by_publishing(standing);
+                adopted = adoptable(records, &zone.usage().records, foreign)?;
                 Ok(zone.with_published(records))
             })
             .await?;

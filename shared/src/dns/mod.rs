@@ -65,6 +65,24 @@ impl SovereignRecords {
     }
 }
 
+/// What publishing may replace at the sovereign's names under `policy`: nothing foreign
+/// ([`DnsError::Conflict`] naming what stands there), or, adopting, the foreign records a
+/// publish replaces (address and CNAME records; others stay beside PDM's).
+pub fn adoptable(
+    records: &SovereignRecords,
+    zone: &[ZoneRecord],
+    policy: ForeignRecords,
+) -> Result<Vec<ZoneRecord>, DnsError> {
+    let standing = records.foreign_among(zone);
+    if !standing.is_empty() && policy == ForeignRecords::Refuse {
+        return Err(DnsError::Conflict(standing));
+    }
+    Ok(standing
+        .into_iter()
+        .filter(ZoneRecord::is_replaced_by_publishing)
+        .collect())
+}
+
 /// One record of a zone, as PDM saw it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, sqlx::FromRow)]
 pub struct ZoneRecord {
@@ -86,6 +104,12 @@ impl ZoneRecord {
 
     fn is_address(&self) -> bool {
         matches!(self.record_type.as_str(), "A" | "AAAA")
+    }
+
+    /// Publishing replaces address and CNAME records at the sovereign's names: a CNAME could
+    /// not stand beside PDM's address.
+    pub fn is_replaced_by_publishing(&self) -> bool {
+        self.is_address() || self.record_type == "CNAME"
     }
 }
 

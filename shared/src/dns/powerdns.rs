@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Applied, DnsError, DnsProvider, ForeignRecords, RECORD_TTL, RetryPolicy, SovereignRecords,
-    ZoneRecord, ZoneUsage, http_client,
+    ZoneRecord, ZoneUsage, adoptable, http_client,
 };
 use crate::domain::PoolDomain;
 
@@ -149,11 +149,6 @@ fn zone_records(pool: &PoolDomain, rrsets: Vec<RrSet>) -> Vec<ZoneRecord> {
         })
         .flatten()
         .collect()
-}
-
-/// Whether `publish_changes` replaces `record` (an address or CNAME at the names).
-fn replaced_by_publishing(record: &ZoneRecord) -> bool {
-    record.record_type == "CNAME" || ADDRESS_TYPES.contains(&record.record_type.as_str())
 }
 
 /// The API client. The key travels in a header marked sensitive; `Debug` shows none of it.
@@ -297,15 +292,12 @@ impl DnsProvider for PowerDns {
         foreign: ForeignRecords,
     ) -> Result<Applied, DnsError> {
         let zone = zone_records(&records.pool, self.rrsets(&records.pool).await?);
-        let standing = records.foreign_among(&zone);
-        if !standing.is_empty() && foreign == ForeignRecords::Refuse {
-            return Err(DnsError::Conflict(standing));
-        }
+        let adopted = adoptable(records, &zone, foreign)?;
         self.patch(&records.pool, &publish_changes(records)).await?;
         let names: Vec<String> = records.relative_names().collect();
         let mut after: Vec<ZoneRecord> = zone
             .into_iter()
-            .filter(|r| !(names.contains(&r.name) && replaced_by_publishing(r)))
+            .filter(|r| !(names.contains(&r.name) && r.is_replaced_by_publishing()))
             .collect();
         after.extend(
             names.iter().map(|name| {
@@ -317,10 +309,7 @@ impl DnsProvider for PowerDns {
                 record_limit: None,
                 records: after,
             }),
-            adopted: standing
-                .into_iter()
-                .filter(replaced_by_publishing)
-                .collect(),
+            adopted,
         })
     }
 
