@@ -287,3 +287,90 @@ async fn readyz_is_503_until_the_migrations_are_applied(db: sqlx::PgPool) {
     assert_eq!(app.get("/livez").await.status, StatusCode::OK);
     assert_eq!(after.status, StatusCode::OK);
 }
+
+/// The template's resources: logical name → its lines.
+fn sam_resources() -> Vec<(String, Vec<String>)> {
+    let template = include_str!("../../template.yaml");
+    let mut resources: Vec<(String, Vec<String>)> = Vec::new();
+    let mut in_resources = false;
+    for line in template.lines() {
+        if !line.starts_with(' ') && !line.trim().is_empty() {
+            in_resources = line.trim_end() == "Resources:";
+            continue;
+        }
+        let name = line
+            .strip_prefix("  ")
+            .filter(|rest| !rest.starts_with(' '));
+        match name {
+            Some(name) if in_resources && name.ends_with(':') => {
+                resources.push((name.trim_end_matches(':').to_owned(), Vec::new()));
+            }
+            _ => {
+                if let Some((_, lines)) = resources.last_mut() {
+                    lines.push(line.trim().to_owned());
+                }
+            }
+        }
+    }
+    resources
+}
+
+/// `(function binary, "METHOD path")` of every API Gateway route in template.yaml.
+fn sam_routes() -> BTreeSet<(String, String)> {
+    let resources = sam_resources();
+    let value = |lines: &[String], key: &str| {
+        lines
+            .iter()
+            .find_map(|line| line.strip_prefix(key).map(|v| v.trim().to_owned()))
+    };
+    let by_name = |name: &str| {
+        resources
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, lines)| lines.clone())
+    };
+    resources
+        .iter()
+        .filter_map(|(_, lines)| {
+            let route_key = value(lines, "RouteKey:")?;
+            let target = value(lines, "Target:")?;
+            let integration = target.split("${").nth(1)?.split('}').next()?.to_owned();
+            let uri = value(&by_name(&integration)?, "IntegrationUri:")?;
+            let function = uri
+                .split_whitespace()
+                .nth(1)?
+                .trim_end_matches(".Arn")
+                .to_owned();
+            let binary = value(&by_name(&function)?, "Binary:")?;
+            Some((binary, route_key))
+        })
+        .collect()
+}
+
+#[test]
+fn template_yaml_deploys_each_function_with_the_route_tables_routes() {
+    let table: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .filter_map(|route| {
+            let function = route.function?;
+            Some((
+                function.to_owned(),
+                format!("{} {}", route.method, route.path),
+            ))
+        })
+        .collect();
+
+    let deployed: BTreeSet<(String, String)> = sam_routes()
+        .into_iter()
+        .filter(|(_, key)| key != "$default")
+        .collect();
+
+    assert_eq!(deployed, table);
+    let knative = include_str!("../../deploy/knative/functions.yaml");
+    for function in pdm_core::http::routes::functions() {
+        assert!(
+            knative.contains(&format!("name: {function}\n")),
+            "{function} has a Knative Service"
+        );
+    }
+}
