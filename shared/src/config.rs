@@ -45,6 +45,8 @@ pub struct Config {
     pub api_tokens: ApiTokens,
     /// Longest a client may take to send its request body (408 beyond).
     pub body_timeout: Duration,
+    /// Longest a commit or release waits for its DNS change before answering 202.
+    pub dns_wait: Duration,
     /// Publish private and shared load balancer addresses too (fleets with internal zones).
     pub allow_private_lb: bool,
     /// Whether a commit may replace records PDM did not write at the sovereign's names.
@@ -159,6 +161,7 @@ impl Config {
             request_timeout: parse_with(parsed("PDM_REQUEST_TIMEOUT", "60s"), positive_duration)?,
             api_tokens: parse_with(parsed("PDM_API_TOKENS", ""), ApiTokens::parse)?,
             body_timeout: parse_with(parsed("PDM_BODY_TIMEOUT", "10s"), positive_duration)?,
+            dns_wait: parse_with(parsed("PDM_DNS_WAIT", "10s"), positive_duration)?,
             allow_private_lb: parse_with(parsed("PDM_ALLOW_PRIVATE_LB", "false"), boolean)?,
             foreign_records: parse_with(parsed("PDM_FOREIGN_RECORDS", "refuse"), |v| {
                 match v.trim() {

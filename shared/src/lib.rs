@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+pub mod zone_writer;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -10,24 +10,16 @@ use std::time::Duration;
 use tracing::{info, instrument, warn};
 use uuid::Uuid;
 
-use std::future::Future;
-
-use crate::dns::{DnsError, DnsProvider, ForeignRecords, SovereignRecords, ZoneUsage};
+use crate::dns::DnsProvider;
 use crate::domain::{CreatedBy, ManagedDomains, PoolDomain, Subdomain};
 use crate::metrics::Metrics;
-use crate::store::{
-    Activation, Actor, Allocation, DnsState, Event, Release, Reservation, State, Store, ZoneRoom,
-    ZoneSeen,
-};
+use crate::store::{Activation, Actor, Allocation, Event, Release, Reservation, State, Store};
+use crate::zone_writer::ZoneWriter;
 use crate::{Config, Error};
 
 /// How many lapsed reservations the sweeper deletes per statement: small enough that no lock
 /// is held for long.
 pub const SWEEP_BATCH: i64 = 500;
-/// How many owed DNS changes one reconciler pass takes at a time.
-const RECONCILE_BATCH: i64 = 50;
-/// How old a zone's measured room may grow before the reconciler measures it again.
-const ZONE_REFRESH_AGE: Duration = Duration::from_secs(300);
 /// How often a release is tried again when a concurrent change hid its row from it.
 const RELEASE_RETRIES: u32 = 3;
 /// The largest page `list` hands out.
@@ -122,38 +114,36 @@ pub struct MaintenanceReport {
 /// PDM's operations over one store and one DNS provider. Shared behind an `Arc`.
 pub struct Pdm {
     store: Arc<dyn Store>,
-    dns: Arc<dyn DnsProvider>,
+    /// The DNS side: zones' writers, room and foreign records.
+    zones: Arc<ZoneWriter>,
     domains: ManagedDomains,
     reservation_ttl: Duration,
     sovereign_hosts: Vec<String>,
     allow_private_lb: bool,
-    foreign_records: ForeignRecords,
-    /// First retry delay of a failed DNS change; doubles per attempt.
-    dns_retry_base: Duration,
     /// How long a DNS change being applied is left to its applier before the reconciler may
     /// try it too: twice the sweeper interval, at least a second.
     dns_lease: Duration,
     metrics: Arc<Metrics>,
-    /// One DNS change at a time in this process, so that waiters for the cross-replica lock
-    /// do not each hold a database connection.
-    dns_gate: tokio::sync::Mutex<()>,
 }
 
 impl Pdm {
     pub fn new(store: Arc<dyn Store>, dns: Arc<dyn DnsProvider>, config: &Config) -> Self {
+        let metrics = Arc::new(Metrics::default());
         Self {
+            zones: Arc::new(ZoneWriter::new(store.clone(), dns, metrics.clone(), config)),
             store,
-            dns,
             domains: config.managed_domains.clone(),
             reservation_ttl: config.reservation_ttl,
             sovereign_hosts: config.sovereign_hosts.clone(),
             allow_private_lb: config.allow_private_lb,
-            foreign_records: config.foreign_records,
-            dns_retry_base: config.sweeper_interval,
             dns_lease: (config.sweeper_interval * 2).max(Duration::from_secs(1)),
-            dns_gate: tokio::sync::Mutex::new(()),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
         }
+    }
+
+    /// The DNS side.
+    pub fn zones(&self) -> &Arc<ZoneWriter> {
+        &self.zones
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -165,25 +155,6 @@ impl Pdm {
         Ok(self.metrics.render(&self.store.table_state().await?))
     }
 
-    /// Runs one provider operation, recording its outcome and time.
-    async fn timed_dns<T>(
-        &self,
-        operation: &'static str,
-        call: impl Future<Output = Result<T, DnsError>>,
-    ) -> Result<T, DnsError> {
-        let started = std::time::Instant::now();
-        let result = call.await;
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(DnsError::Unavailable(_)) => "unavailable",
-            Err(DnsError::Refused(_) | DnsError::Unwritable(_)) => "refused",
-            Err(DnsError::Conflict(_)) => "conflict",
-        };
-        self.metrics
-            .record_dns(self.dns.name(), operation, outcome, started.elapsed());
-        result
-    }
-
     pub fn domains(&self) -> &ManagedDomains {
         &self.domains
     }
@@ -193,7 +164,7 @@ impl Pdm {
     }
 
     pub fn dns_provider(&self) -> &dyn DnsProvider {
-        self.dns.as_ref()
+        self.zones.provider()
     }
 
     /// Whether `raw_sub` could be reserved in `raw_pool` now, decided from the table alone.
@@ -222,54 +193,14 @@ impl Pdm {
             }
             _ => {
                 // First: a zone never seen is read now, so its foreign records are known too.
-                let room = self.room(&pool).await;
-                match self.foreign_conflict(&pool, &sub).await? {
+                let room = self.zones.room(&pool).await;
+                match self.zones.foreign_conflict(&pool, &sub).await? {
                     Some(conflict) => Some((conflict.code(), conflict.to_string())),
-                    None => self.room_refusal(room, &pool, &sub).await?,
+                    None => self.zones.room_refusal(room, &pool, &sub).await?,
                 }
             }
         };
         Ok(Availability { fqdn, refusal })
-    }
-
-    /// `pool-full` when the zone is known not to fit another sovereign.
-    async fn room_refusal(
-        &self,
-        room: Result<Option<ZoneRoom>, Error>,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-    ) -> Result<Option<(&'static str, String)>, Error> {
-        Ok(match room {
-            Ok(Some(room)) if !self.fits(room, pool, sub).await? => {
-                Some(("pool-full", format!("{pool} cannot take another sovereign")))
-            }
-            Ok(_) => None,
-            // Check stays an answer; reserve will refuse if the room is still unknown.
-            Err(error) => {
-                warn!(error.message = %error, "zone room unknown; check assumes it fits");
-                None
-            }
-        })
-    }
-
-    /// `dns-conflict` when, as PDM last saw the zone, records it did not write stand at the
-    /// sovereign's host names, unless the operator lets PDM adopt them.
-    async fn foreign_conflict(
-        &self,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-    ) -> Result<Option<Error>, Error> {
-        if self.foreign_records == ForeignRecords::Adopt {
-            return Ok(None);
-        }
-        let standing = self.store.foreign_records_at(pool, sub).await?;
-        Ok((!standing.is_empty()).then(|| {
-            Error::DnsConflict(format!(
-                "records PDM did not write stand at {}'s host names: {}",
-                pool.fqdn(sub).unwrap_or_default(),
-                crate::dns::listed(&standing)
-            ))
-        }))
     }
 
     /// Parses a name that may be reserved: managed pool, well-formed label, not reserved.
@@ -331,10 +262,11 @@ impl Pdm {
     ) -> Result<Allocation, Error> {
         // The room first: a zone never seen is read then, so its foreign records are known.
         let room = self
+            .zones
             .room(pool)
             .await?
             .map(|room| (room, self.sovereign_hosts.len()));
-        if let Some(conflict) = self.foreign_conflict(pool, sub).await? {
+        if let Some(conflict) = self.zones.foreign_conflict(pool, sub).await? {
             return Err(conflict);
         }
         match self
@@ -379,7 +311,7 @@ impl Pdm {
             hosts: &self.sovereign_hosts,
             lease: self.dns_lease,
         };
-        if let Some(conflict) = self.foreign_conflict(pool, sub).await? {
+        if let Some(conflict) = self.zones.foreign_conflict(pool, sub).await? {
             return Err(conflict);
         }
         let allocation = match self.store.activate(pool, sub, &activation, actor).await? {
@@ -389,7 +321,10 @@ impl Pdm {
                     .await?
             }
         };
-        let sync = self.sync(pool, sub, Some(allocation.clone()), actor).await;
+        let sync = self
+            .zones
+            .sync(pool, sub, allocation.dns_version, actor)
+            .await;
         Ok((allocation, sync))
     }
 
@@ -467,7 +402,10 @@ impl Pdm {
                 },
             }
         };
-        let sync = self.sync(pool, sub, Some(releasing), actor).await;
+        let sync = self
+            .zones
+            .sync(pool, sub, releasing.dns_version, actor)
+            .await;
         info!(?sync, "released an allocation");
         Ok((fqdn, sync))
     }
@@ -534,127 +472,25 @@ impl Pdm {
         }
     }
 
-    /// Measures stale zones and applies every DNS change that is due.
+    /// Measures stale zones and applies every DNS change that is due, a batch per zone.
     pub async fn reconcile(&self) -> Result<MaintenanceReport, Error> {
-        let mut report = MaintenanceReport::default();
-        if self.dns.reads_zones() {
-            let pools: Vec<String> = self.domains.iter().map(ToString::to_string).collect();
-            for stale in self.store.stale_zones(&pools, ZONE_REFRESH_AGE).await? {
-                let pool = self.domains.resolve(&stale)?;
-                match self.measure(&pool).await {
-                    Ok(_) => report.zones_measured += 1,
-                    Err(error) => warn!(%pool, error.message = %error, "cannot measure the zone"),
-                }
-            }
-        }
-        loop {
-            let due = self
-                .store
-                .claim_pending(RECONCILE_BATCH, self.dns_lease)
-                .await?;
-            for (raw_pool, raw_sub) in &due {
-                let (Ok(pool), Ok(sub)) =
-                    (self.domains.resolve(raw_pool), Subdomain::parse(raw_sub))
-                else {
-                    warn!(
-                        pool = raw_pool,
-                        sub = raw_sub,
-                        "pending row of an unmanaged pool"
-                    );
-                    continue;
-                };
-                match self
-                    .sync(&pool, &sub, None, &Actor::job("reconciler"))
-                    .await
-                {
-                    DnsSync::Written => report.dns_synced += 1,
-                    DnsSync::Pending => report.dns_pending += 1,
-                }
-            }
-            if due.len() < usize::try_from(RECONCILE_BATCH).unwrap_or(usize::MAX) {
-                return Ok(report);
-            }
-        }
+        let (zones_measured, dns_synced, dns_pending) = self.zones.reconcile().await?;
+        Ok(MaintenanceReport {
+            zones_measured,
+            dns_synced,
+            dns_pending,
+            ..MaintenanceReport::default()
+        })
+    }
+
+    /// Compares the pool's live zone with the table (see [`ZoneWriter::drift`]).
+    pub async fn drift(&self, pool: &PoolDomain) -> Result<Option<Drift>, Error> {
+        self.zones.drift(pool).await
     }
 
     /// Every DNS change still owed, for a dry run of the reconciler.
     pub async fn owed_changes(&self) -> Result<Vec<Allocation>, Error> {
         Ok(self.store.pending().await?)
-    }
-
-    /// Compares the pool's live zone with the table: PDM records that should stand but do
-    /// not, and PDM-shaped records no allocation owns. Foreign records are never touched.
-    /// `None` when the provider cannot show its zone (log-only).
-    pub async fn drift(&self, pool: &PoolDomain) -> Result<Option<Drift>, Error> {
-        let records = self
-            .exclusively(pool, self.timed_dns("read", self.dns.address_records(pool)))
-            .await?;
-        let Some(records) =
-            records.map_err(|e| Error::Unavailable("the DNS provider", e.into()))?
-        else {
-            return Ok(None);
-        };
-        let mut drift = Drift::default();
-        let mut held = std::collections::BTreeMap::new();
-        for allocation in self.store.list_all(pool).await? {
-            held.insert(allocation.subdomain.clone(), allocation);
-        }
-        for allocation in held.values() {
-            let (Some(ip), Some(hosts)) = (&allocation.load_balancer_ip, &allocation.dns_hosts)
-            else {
-                continue;
-            };
-            if allocation.releasing_since.is_some() {
-                continue;
-            }
-            for host in hosts {
-                let name = format!("{host}.{}", allocation.subdomain);
-                let present = records
-                    .iter()
-                    .any(|(n, value)| n.eq_ignore_ascii_case(&name) && value == ip);
-                if !present {
-                    let owed = allocation.dns_state == DnsState::Pending;
-                    drift.missing.push(DriftRecord {
-                        name,
-                        value: ip.clone(),
-                        owed,
-                    });
-                }
-            }
-        }
-        for (name, value) in &records {
-            let Some((host, label)) = name
-                .to_ascii_lowercase()
-                .split_once('.')
-                .map(|(h, l)| (h.to_owned(), l.to_owned()))
-            else {
-                continue;
-            };
-            let pdm_shaped = self.sovereign_hosts.contains(&host)
-                || crate::dns::DEFAULT_SOVEREIGN_HOSTS.contains(&host.as_str());
-            if !pdm_shaped || Subdomain::parse(&label).is_err() {
-                continue;
-            }
-            let owner = held.get(&label).filter(|a| a.state == State::Active);
-            let owned = owner.is_some_and(|a| {
-                a.releasing_since.is_none()
-                    && a.dns_hosts
-                        .as_ref()
-                        .is_some_and(|hosts| hosts.contains(&host))
-            });
-            if !owned {
-                let owed = owner.is_some_and(|a| a.dns_state == DnsState::Pending);
-                drift.orphaned.push(DriftRecord {
-                    name: name.clone(),
-                    value: value.clone(),
-                    owed,
-                });
-            }
-        }
-        if let Some(seen) = self.measure(pool).await? {
-            drift.foreign = seen.foreign_at_hosts.into_iter().map(|(_, r)| r).collect();
-        }
-        Ok(Some(drift))
     }
 
     /// The allocation's history, oldest first (its latest 1000 events).
@@ -686,216 +522,5 @@ impl Pdm {
                 false
             }
         }
-    }
-
-    /// Runs `work` while no other DNS change of the pool's zone runs, in any process sharing
-    /// the database.
-    async fn exclusively<T>(
-        &self,
-        pool: &PoolDomain,
-        work: impl Future<Output = T>,
-    ) -> Result<T, Error> {
-        let _gate = self.dns_gate.lock().await;
-        let lock = self.store.lock(&self.dns.lock_key(pool)).await?;
-        let done = work.await;
-        lock.release().await;
-        Ok(done)
-    }
-
-    /// Makes DNS hold what the row of `sub` says, under the zone's lock. `changed` is the row
-    /// as the caller's change left it, which spares reading it again under the lock; should
-    /// it have moved on by then, settling finds out and the row is read afresh. Failures
-    /// leave the change pending for the reconciler; they are never an error of the request.
-    pub async fn sync(
-        &self,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-        changed: Option<Allocation>,
-        actor: &Actor,
-    ) -> DnsSync {
-        let synced = self
-            .exclusively(pool, self.apply_owed_change(pool, sub, changed, actor))
-            .await;
-        synced
-            .and_then(|applied| applied)
-            .unwrap_or_else(|error: Error| {
-                warn!(%pool, %sub, error.message = %error, "DNS change stays pending");
-                DnsSync::Pending
-            })
-    }
-
-    /// Applies what the row owes, as `changed` says or as read under the lock, so that no
-    /// stale decision stands: a row read before the lock is checked when it is settled.
-    async fn apply_owed_change(
-        &self,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-        mut changed: Option<Allocation>,
-        actor: &Actor,
-    ) -> Result<DnsSync, Error> {
-        loop {
-            let read_under_lock = changed.is_none();
-            let row = match changed.take() {
-                Some(row) => row,
-                None => match self.store.find(pool, sub).await? {
-                    Some(row) => row,
-                    None => return Ok(DnsSync::Written),
-                },
-            };
-            match self.apply(pool, sub, &row, actor).await? {
-                Some(sync) => return Ok(sync),
-                // Changed before the lock was taken: what was applied may be stale.
-                None if !read_under_lock => {}
-                // Changed while it was applied: whoever changed it syncs it next.
-                None => return Ok(DnsSync::Written),
-            }
-        }
-    }
-
-    /// Applies what `row` owes DNS and records the outcome; `None` when the row had moved on
-    /// (a newer version, or settled already) by the time it was settled.
-    async fn apply(
-        &self,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-        row: &Allocation,
-        actor: &Actor,
-    ) -> Result<Option<DnsSync>, Error> {
-        if row.dns_state == DnsState::Synced {
-            return Ok(Some(DnsSync::Written));
-        }
-        let target = row
-            .load_balancer_ip
-            .as_deref()
-            .and_then(|ip| ip.parse().ok());
-        let (Some(target), State::Active) = (target, row.state) else {
-            // Nothing to publish for a row without an address.
-            let settled = self
-                .store
-                .settle(pool, sub, row.dns_version, actor, None)
-                .await?;
-            return Ok(settled.then_some(DnsSync::Written));
-        };
-        let records = SovereignRecords {
-            pool: pool.clone(),
-            sub: sub.clone(),
-            target,
-            hosts: row
-                .dns_hosts
-                .clone()
-                .unwrap_or_else(|| self.sovereign_hosts.clone()),
-        };
-        let change = if row.releasing_since.is_some() {
-            self.timed_dns("withdraw", self.dns.withdraw(&records))
-                .await
-        } else {
-            self.timed_dns("publish", self.dns.publish(&records, self.foreign_records))
-                .await
-        };
-        match change {
-            Ok(applied) => {
-                let adopted = (!applied.adopted.is_empty()).then(|| {
-                    let replaced = crate::dns::listed(&applied.adopted);
-                    warn!(%pool, %sub, replaced, "adopted records PDM did not write");
-                    format!("replaced records PDM did not write: {replaced}")
-                });
-                let settled = self
-                    .store
-                    .settle(pool, sub, row.dns_version, actor, adopted.as_deref())
-                    .await?;
-                if let Some(zone) = applied.zone {
-                    self.save_zone(pool, &zone).await?;
-                }
-                Ok(settled.then_some(DnsSync::Written))
-            }
-            Err(error) => {
-                if let DnsError::Conflict(standing) = &error {
-                    self.store.note_foreign_records(pool, sub, standing).await?;
-                }
-                warn!(provider = self.dns.name(), error.message = %error, "DNS change failed");
-                let message = error.classified();
-                self.store
-                    .defer(
-                        pool,
-                        sub,
-                        row.dns_version,
-                        &message,
-                        self.dns_retry_base,
-                        actor,
-                    )
-                    .await?;
-                Ok(Some(DnsSync::Pending))
-            }
-        }
-    }
-
-    /// The zone's room when the provider limits records: as last measured, or measured now
-    /// when it never was.
-    async fn room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, Error> {
-        if self.dns.record_limit().is_none() {
-            return Ok(None);
-        }
-        match self.store.zone_room(pool).await? {
-            Some(room) => Ok(Some(room)),
-            None => Ok(self.measure(pool).await?.and_then(|seen| seen.room())),
-        }
-    }
-
-    /// Whether one more sovereign's records fit beside everything the zone holds.
-    async fn fits(
-        &self,
-        room: ZoneRoom,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-    ) -> Result<bool, Error> {
-        let hosts = self.sovereign_hosts.len();
-        let held = self.store.held_records(pool, Some(sub), hosts).await?;
-        let needed =
-            i64::from(room.foreign_records) + held + i64::try_from(hosts).unwrap_or(i64::MAX);
-        Ok(needed <= i64::from(room.record_limit))
-    }
-
-    /// Reads the zone (under its lock: the provider may allow one request at a time) and
-    /// saves what it holds.
-    async fn measure(&self, pool: &PoolDomain) -> Result<Option<ZoneSeen>, Error> {
-        let usage = self
-            .exclusively(pool, self.timed_dns("measure", self.dns.usage(pool)))
-            .await?;
-        let usage = usage.map_err(|e| Error::Unavailable("the DNS provider", e.into()))?;
-        match usage {
-            Some(usage) => self.save_zone(pool, &usage).await.map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// Saves what the zone holds: its room, when it has a limit, and the records no
-    /// allocation owns, those at a sovereign's host names by the label they would block.
-    async fn save_zone(&self, pool: &PoolDomain, usage: &ZoneUsage) -> Result<ZoneSeen, Error> {
-        let owned = self.store.owned_names(pool).await?;
-        let foreign: Vec<_> = usage
-            .records
-            .iter()
-            .filter(|record| !ZoneUsage::is_owned(record, &owned))
-            .collect();
-        let foreign_at_hosts = foreign
-            .iter()
-            .filter_map(|record| {
-                let (host, label) = record.name.split_once('.')?;
-                let at_a_host = self.sovereign_hosts.iter().any(|h| h == host);
-                (at_a_host && Subdomain::parse(label).is_ok())
-                    .then(|| (label.to_owned(), (*record).clone()))
-            })
-            .collect();
-        let foreign_records = i32::try_from(foreign.len()).unwrap_or(i32::MAX);
-        let record_limit = usage
-            .record_limit
-            .map(|limit| i32::try_from(limit).unwrap_or(i32::MAX));
-        let seen = ZoneSeen {
-            record_limit,
-            foreign_records,
-            foreign_at_hosts,
-        };
-        self.store.save_zone(pool, &seen).await?;
-        Ok(seen)
     }
 }

@@ -168,7 +168,10 @@ async fn twenty_concurrent_commits_through_two_replicas_keep_all_120_records_and
         "15 sovereigns beside 5 foreign records"
     );
     assert_eq!(fake.overlaps(), 0, "Dynadot saw two requests at once");
-    assert_eq!((fake.calls("get_dns"), fake.calls("set_dns2")), (20, 20));
+    // Group commit: every batch is one get_dns and one set_dns2, and a burst takes few.
+    let (gets, sets) = (fake.calls("get_dns"), fake.calls("set_dns2"));
+    assert_eq!(gets, sets, "one read and one write per batch");
+    assert!(gets < 20, "{gets} batches for 20 commits");
     eprintln!(
         "20 concurrent commits: {} get_dns, {} set_dns2, 0 overlaps, {elapsed:?}",
         fake.calls("get_dns"),

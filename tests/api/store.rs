@@ -342,9 +342,10 @@ store_test!(a_reservation_is_deleted_only_with_its_token, |store| {
 });
 
 store_test!(
-    a_failed_change_is_deferred_and_claimed_once_when_due,
+    a_failed_change_is_owed_again_once_its_backoff_ends,
     |store| {
         let version = activated(store.as_ref(), "acme").await;
+        let fresh = store.owed(&pool(), None, 10).await.unwrap();
         let no_wait = Duration::from_millis(1);
 
         store
@@ -359,17 +360,11 @@ store_test!(
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let first = store
-            .claim_pending(10, Duration::from_secs(60))
-            .await
-            .unwrap();
-        let second = store
-            .claim_pending(10, Duration::from_secs(60))
-            .await
-            .unwrap();
+        let due = store.owed(&pool(), None, 10).await.unwrap();
 
-        assert_eq!(first, [(POOL.to_owned(), "acme".to_owned())]);
-        assert!(second.is_empty(), "a claimed row waits for its lease");
+        assert_eq!(fresh.len(), 1, "a fresh change is owed at once");
+        assert_eq!(due.len(), 1, "a failed one once its backoff ends");
+        assert_eq!(store.zones_owing().await.unwrap(), [POOL]);
         let history = store.history(&pool(), &sub("acme"), 100).await.unwrap();
         let failed = history.last().unwrap();
         assert_eq!(failed.event, "dns-failed");
@@ -378,7 +373,7 @@ store_test!(
     }
 );
 
-store_test!(a_change_not_yet_due_is_not_claimed, |store| {
+store_test!(a_change_backing_off_is_not_owed, |store| {
     let version = activated(store.as_ref(), "acme").await;
 
     store
@@ -393,13 +388,8 @@ store_test!(a_change_not_yet_due_is_not_claimed, |store| {
         .await
         .unwrap();
 
-    assert!(
-        store
-            .claim_pending(10, Duration::from_secs(60))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.owed(&pool(), None, 10).await.unwrap().is_empty());
+    assert!(store.zones_owing().await.unwrap().is_empty());
 });
 
 store_test!(
@@ -594,7 +584,13 @@ store_test!(
 
         let sync = ctx
             .pdm
-            .sync(&pool(), &sub("acme"), as_activated, &actor())
+            .zones()
+            .sync(
+                &pool(),
+                &sub("acme"),
+                as_activated.unwrap().dns_version,
+                &actor(),
+            )
             .await;
 
         assert_eq!(sync, pdm_core::service::DnsSync::Written);

@@ -10,8 +10,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::{
-    Applied, DnsError, DnsProvider, ForeignRecords, RetryPolicy, SovereignRecords, ZoneRecord,
-    ZoneUsage, adoptable, http_client,
+    Applied, Change, DnsError, DnsProvider, ForeignRecords, RetryPolicy, SovereignRecords,
+    ZoneRecord, ZoneUsage, adoptable, http_client,
 };
 use crate::domain::PoolDomain;
 
@@ -76,6 +76,27 @@ impl Zone {
             value2: None,
         }));
         zone
+    }
+
+    /// Makes `change` in this zone, or says why it cannot: records PDM did not write in its
+    /// way (unless adopting), or a zone that would exceed its limits. Either way the zone is
+    /// left as it was for the next change. Returns the foreign records it replaced.
+    fn take(
+        &mut self,
+        pool: &PoolDomain,
+        change: &Change,
+        foreign: ForeignRecords,
+    ) -> Result<Vec<ZoneRecord>, DnsError> {
+        let (edited, adopted) = match change {
+            Change::Publish(records) => {
+                let adopted = adoptable(records, &self.usage().records, foreign)?;
+                (self.with_published(records), adopted)
+            }
+            Change::Withdraw(records) => (self.with_withdrawn(records), Vec::new()),
+        };
+        edited.ensure_writable(pool)?;
+        *self = edited;
+        Ok(adopted)
     }
 
     /// The zone without the sovereign's records (its type and target at its names); every
@@ -291,22 +312,6 @@ impl Dynadot {
         self.call(&query, "SetDnsResponse").await.map(drop)
     }
 
-    /// Reads the zone, applies `edit` and writes the result back when it differs.
-    async fn read_modify_write(
-        &self,
-        pool: &PoolDomain,
-        edit: impl FnOnce(&Zone) -> Result<Zone, DnsError>,
-    ) -> Result<ZoneUsage, DnsError> {
-        let zone = self.get_dns(pool).await?;
-        zone.ensure_writable(pool)?;
-        let edited = edit(&zone)?;
-        if edited != zone {
-            edited.ensure_writable(pool)?;
-            self.set_dns2(pool, &edited).await?;
-        }
-        Ok(edited.usage())
-    }
-
     /// One api3 request, retried with backoff and jitter while it fails in passing, whether
     /// over HTTP or in an answer of HTTP 200. Returns the inner `answer_key` object.
     async fn call(&self, query: &[(String, String)], answer_key: &str) -> Result<Value, DnsError> {
@@ -370,31 +375,27 @@ impl DnsProvider for Dynadot {
         true
     }
 
-    async fn publish(
+    /// One `get_dns` and one `set_dns2` for the whole batch (none when the zone already
+    /// holds it): api3 replaces the whole zone, and takes one request at a time per key.
+    async fn apply(
         &self,
-        records: &SovereignRecords,
+        pool: &PoolDomain,
+        changes: &[Change],
         foreign: ForeignRecords,
     ) -> Result<Applied, DnsError> {
-        let mut adopted = Vec::new();
-        let zone = self
-            .read_modify_write(&records.pool, |zone| {
-                adopted = adoptable(records, &zone.usage().records, foreign)?;
-                Ok(zone.with_published(records))
-            })
-            .await?;
+        let read = self.get_dns(pool).await?;
+        read.ensure_writable(pool)?;
+        let mut zone = read.clone();
+        let outcomes = changes
+            .iter()
+            .map(|change| zone.take(pool, change, foreign))
+            .collect();
+        if zone != read {
+            self.set_dns2(pool, &zone).await?;
+        }
         Ok(Applied {
-            zone: Some(zone),
-            adopted,
-        })
-    }
-
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<Applied, DnsError> {
-        let zone = self
-            .read_modify_write(&records.pool, |zone| Ok(zone.with_withdrawn(records)))
-            .await?;
-        Ok(Applied {
-            zone: Some(zone),
-            adopted: Vec::new(),
+            zone: Some(zone.usage()),
+            outcomes,
         })
     }
 

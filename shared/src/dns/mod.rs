@@ -9,7 +9,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -155,13 +155,39 @@ pub enum ForeignRecords {
     Adopt,
 }
 
-/// What a change found and did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One change a zone owes the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Write the sovereign's records.
+    Publish(SovereignRecords),
+    /// Remove exactly the sovereign's records.
+    Withdraw(SovereignRecords),
+}
+
+impl Change {
+    /// The metrics' name for it.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Self::Publish(_) => "publish",
+            Self::Withdraw(_) => "withdraw",
+        }
+    }
+
+    pub fn records(&self) -> &SovereignRecords {
+        match self {
+            Self::Publish(records) | Self::Withdraw(records) => records,
+        }
+    }
+}
+
+/// What one batch of changes to a zone did.
+#[derive(Debug, Clone, Default)]
 pub struct Applied {
-    /// The zone after the change, when the provider read it.
+    /// The zone after the batch, when the provider read it.
     pub zone: Option<ZoneUsage>,
-    /// Records PDM did not write that the change replaced (only when adopting).
-    pub adopted: Vec<ZoneRecord>,
+    /// Each change's outcome, in order: the records PDM did not write that it replaced (only
+    /// when adopting), or why this change alone was not made.
+    pub outcomes: Vec<Result<Vec<ZoneRecord>, DnsError>>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -184,6 +210,15 @@ pub enum DnsError {
 impl DnsError {
     pub fn is_passing(&self) -> bool {
         matches!(self, Self::Unavailable(_))
+    }
+
+    /// The metrics' outcome label.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Unavailable(_) => "unavailable",
+            Self::Refused(_) | Self::Unwritable(_) => "refused",
+            Self::Conflict(_) => "conflict",
+        }
     }
 
     /// What PDM stores and serves of a failure (`dns_last_error`, the audit trail, history):
@@ -339,16 +374,17 @@ pub trait DnsProvider: Send + Sync {
     fn reads_zones(&self) -> bool {
         false
     }
-    /// Creates the sovereign's records; every other record stays as it is. Records PDM did
-    /// not write at its names are refused ([`DnsError::Conflict`]) unless `foreign` adopts
-    /// them.
-    async fn publish(
+    /// Applies `changes` to one zone in as few provider calls as the provider allows (Dynadot:
+    /// one read and one write), keeping every other record as it is. A change the zone cannot
+    /// take (records PDM did not write at its names, unless `foreign` adopts them; a zone over
+    /// its limit) fails alone, in its outcome. `Err` when the batch as a whole failed: nothing
+    /// of it can be counted on, and all of it is retried.
+    async fn apply(
         &self,
-        records: &SovereignRecords,
+        pool: &PoolDomain,
+        changes: &[Change],
         foreign: ForeignRecords,
     ) -> Result<Applied, DnsError>;
-    /// Removes exactly the sovereign's records; every other record stays as it is.
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<Applied, DnsError>;
     /// The zone's A/AAAA sub records as (relative name, value), to compare with the table.
     /// `None` when the provider has no zone to show.
     async fn address_records(
@@ -373,23 +409,29 @@ impl DnsProvider for LogOnly {
         "log-only"
     }
 
-    async fn publish(
+    async fn apply(
         &self,
-        records: &SovereignRecords,
+        pool: &PoolDomain,
+        changes: &[Change],
         _: ForeignRecords,
     ) -> Result<Applied, DnsError> {
-        let names: Vec<String> = records.relative_names().collect();
-        tracing::info!(
-            pool = %records.pool, ?names, r#type = records.record_type(), target = %records.target,
-            "log-only DNS: would publish records"
-        );
-        Ok(Applied::default())
-    }
-
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<Applied, DnsError> {
-        let names: Vec<String> = records.relative_names().collect();
-        tracing::info!(pool = %records.pool, ?names, "log-only DNS: would withdraw records");
-        Ok(Applied::default())
+        for change in changes {
+            let records = change.records();
+            let names: Vec<String> = records.relative_names().collect();
+            match change {
+                Change::Publish(_) => tracing::info!(
+                    %pool, ?names, r#type = records.record_type(), target = %records.target,
+                    "log-only DNS: would publish records"
+                ),
+                Change::Withdraw(_) => {
+                    tracing::info!(%pool, ?names, "log-only DNS: would withdraw records");
+                }
+            }
+        }
+        Ok(Applied {
+            zone: None,
+            outcomes: changes.iter().map(|_| Ok(Vec::new())).collect(),
+        })
     }
 }
 
@@ -399,6 +441,7 @@ pub struct InMemory {
     /// (pool, relative name) → target.
     records: Mutex<BTreeMap<(String, String), IpAddr>>,
     failing: AtomicBool,
+    batches: AtomicUsize,
 }
 
 impl InMemory {
@@ -422,18 +465,9 @@ impl InMemory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Applies `edit` to the records unless failures are switched on.
-    fn change(
-        &self,
-        edit: impl FnOnce(&mut BTreeMap<(String, String), IpAddr>),
-    ) -> Result<Applied, DnsError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(DnsError::Unavailable(
-                "in-memory provider is failing".to_owned(),
-            ));
-        }
-        edit(&mut self.lock());
-        Ok(Applied::default())
+    /// How many batches it was asked to apply.
+    pub fn batches(&self) -> usize {
+        self.batches.load(Ordering::SeqCst)
     }
 }
 
@@ -455,23 +489,32 @@ impl DnsProvider for InMemory {
         ))
     }
 
-    async fn publish(
+    async fn apply(
         &self,
-        records: &SovereignRecords,
+        pool: &PoolDomain,
+        changes: &[Change],
         _: ForeignRecords,
     ) -> Result<Applied, DnsError> {
-        self.change(|zone| {
+        self.batches.fetch_add(1, Ordering::SeqCst);
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(DnsError::Unavailable(
+                "in-memory provider is failing".to_owned(),
+            ));
+        }
+        let mut zone = self.lock();
+        for change in changes {
+            let records = change.records();
             for name in records.relative_names() {
-                zone.insert((records.pool.to_string(), name), records.target);
+                let key = (pool.to_string(), name);
+                match change {
+                    Change::Publish(_) => zone.insert(key, records.target),
+                    Change::Withdraw(_) => zone.remove(&key),
+                };
             }
-        })
-    }
-
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<Applied, DnsError> {
-        self.change(|zone| {
-            for name in records.relative_names() {
-                zone.remove(&(records.pool.to_string(), name));
-            }
+        }
+        Ok(Applied {
+            zone: None,
+            outcomes: changes.iter().map(|_| Ok(Vec::new())).collect(),
         })
     }
 }

@@ -10,8 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Applied, DnsError, DnsProvider, ForeignRecords, RECORD_TTL, RetryPolicy, SovereignRecords,
-    ZoneRecord, ZoneUsage, adoptable, http_client,
+    Applied, Change as ZoneChange, DnsError, DnsProvider, ForeignRecords, RECORD_TTL, RetryPolicy,
+    SovereignRecords, ZoneRecord, ZoneUsage, adoptable, http_client,
 };
 use crate::domain::PoolDomain;
 
@@ -274,6 +274,62 @@ impl PowerDns {
     }
 }
 
+impl PowerDns {
+    async fn patch_if_any(&self, pool: &PoolDomain, changes: &[Change]) -> Result<(), DnsError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.patch(pool, changes).await
+    }
+
+    async fn apply_one_by_one(
+        &self,
+        pool: &PoolDomain,
+        changes: &[ZoneChange],
+        foreign: ForeignRecords,
+    ) -> Result<Applied, DnsError> {
+        let mut applied = Applied::default();
+        for change in changes {
+            match self
+                .apply(pool, std::slice::from_ref(change), foreign)
+                .await
+            {
+                Ok(alone) => {
+                    applied.zone = alone.zone.or(applied.zone);
+                    applied.outcomes.extend(alone.outcomes);
+                }
+                Err(error) => applied.outcomes.push(Err(error)),
+            }
+        }
+        Ok(applied)
+    }
+}
+
+/// `zone` once `change` is made.
+fn after(zone: Vec<ZoneRecord>, change: &ZoneChange) -> Vec<ZoneRecord> {
+    let records = change.records();
+    let names: Vec<String> = records.relative_names().collect();
+    let target = records.target.to_string();
+    let ours = |r: &ZoneRecord| {
+        names.contains(&r.name) && r.record_type == records.record_type() && r.value == target
+    };
+    let mut zone: Vec<ZoneRecord> = match change {
+        ZoneChange::Publish(_) => zone
+            .into_iter()
+            .filter(|r| !(names.contains(&r.name) && r.is_replaced_by_publishing()))
+            .collect(),
+        ZoneChange::Withdraw(_) => zone.into_iter().filter(|r| !ours(r)).collect(),
+    };
+    if let ZoneChange::Publish(_) = change {
+        zone.extend(
+            names
+                .iter()
+                .map(|name| ZoneRecord::new(name, records.record_type(), &target)),
+        );
+    }
+    zone
+}
+
 #[async_trait::async_trait]
 impl DnsProvider for PowerDns {
     fn name(&self) -> &'static str {
@@ -284,58 +340,48 @@ impl DnsProvider for PowerDns {
         true
     }
 
-    /// Reads the zone first, so that no record PDM did not write is replaced unnoticed, then
-    /// changes the sovereign's RRsets in one atomic `PATCH`.
-    async fn publish(
+    /// One read of the zone, so that no record PDM did not write is replaced unnoticed and
+    /// only the sovereigns' own records are removed, then one atomic `PATCH` carrying every
+    /// change's RRsets. Should PowerDNS refuse that `PATCH`, each change is tried alone, so
+    /// that the one it refuses holds up no other.
+    async fn apply(
         &self,
-        records: &SovereignRecords,
+        pool: &PoolDomain,
+        changes: &[ZoneChange],
         foreign: ForeignRecords,
     ) -> Result<Applied, DnsError> {
-        let zone = zone_records(&records.pool, self.rrsets(&records.pool).await?);
-        let adopted = adoptable(records, &zone, foreign)?;
-        self.patch(&records.pool, &publish_changes(records)).await?;
-        let names: Vec<String> = records.relative_names().collect();
-        let mut after: Vec<ZoneRecord> = zone
-            .into_iter()
-            .filter(|r| !(names.contains(&r.name) && r.is_replaced_by_publishing()))
-            .collect();
-        after.extend(
-            names.iter().map(|name| {
-                ZoneRecord::new(name, records.record_type(), &records.target.to_string())
-            }),
-        );
-        Ok(Applied {
-            zone: Some(ZoneUsage {
-                record_limit: None,
-                records: after,
-            }),
-            adopted,
-        })
-    }
-
-    /// Reads the zone first, so that only the sovereign's own records are removed.
-    async fn withdraw(&self, records: &SovereignRecords) -> Result<Applied, DnsError> {
-        let rrsets = self.rrsets(&records.pool).await?;
-        let changes = withdraw_changes(records, &rrsets);
-        if !changes.is_empty() {
-            self.patch(&records.pool, &changes).await?;
+        let rrsets = self.rrsets(pool).await?;
+        let mut zone = zone_records(pool, rrsets.clone());
+        let mut patch = Vec::new();
+        let mut outcomes = Vec::new();
+        for change in changes {
+            outcomes.push(match change {
+                ZoneChange::Publish(records) => adoptable(records, &zone, foreign).inspect(|_| {
+                    patch.extend(publish_changes(records));
+                }),
+                ZoneChange::Withdraw(records) => {
+                    patch.extend(withdraw_changes(records, &rrsets));
+                    Ok(Vec::new())
+                }
+            });
         }
-        let ours = records.relative_names().collect::<Vec<_>>();
-        let target = records.target.to_string();
-        let after = zone_records(&records.pool, rrsets)
-            .into_iter()
-            .filter(|r| {
-                !(ours.contains(&r.name)
-                    && r.record_type == records.record_type()
-                    && r.value == target)
-            })
-            .collect();
+        match self.patch_if_any(pool, &patch).await {
+            Err(DnsError::Refused(_)) if changes.len() > 1 => {
+                return self.apply_one_by_one(pool, changes, foreign).await;
+            }
+            result => result?,
+        }
+        for (change, outcome) in changes.iter().zip(&outcomes) {
+            if outcome.is_ok() {
+                zone = after(zone, change);
+            }
+        }
         Ok(Applied {
             zone: Some(ZoneUsage {
                 record_limit: None,
-                records: after,
+                records: zone,
             }),
-            adopted: Vec::new(),
+            outcomes,
         })
     }
 

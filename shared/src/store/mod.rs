@@ -409,13 +409,17 @@ pub trait Store: SharedQueries {
         base: Duration,
         actor: &Actor,
     ) -> Result<(), sqlx::Error>;
-    /// Takes up to `batch` rows whose DNS change is due and pushes their next attempt `lease`
-    /// ahead, so other reconcilers leave them alone meanwhile.
-    async fn claim_pending(
+    /// What the pool's zone owes DNS now, at most `limit` changes: fresh ones (their
+    /// requests may be applying them; applying twice is harmless), retries that are due, and
+    /// `asked`'s, which a request wants tried now even while it backs off.
+    async fn owed(
         &self,
-        batch: i64,
-        lease: Duration,
-    ) -> Result<Vec<(String, String)>, sqlx::Error>;
+        pool: &PoolDomain,
+        asked: Option<&Subdomain>,
+        limit: i64,
+    ) -> Result<Vec<Allocation>, sqlx::Error>;
+    /// Pools with a DNS change that is due.
+    async fn zones_owing(&self) -> Result<Vec<String>, sqlx::Error>;
     /// Rows whose DNS change is owed, soonest first.
     async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error>;
     /// Every row of the pool, lapsed or releasing included.

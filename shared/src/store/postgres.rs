@@ -224,29 +224,24 @@ impl Store for PgStore {
             .map(drop)
     }
 
-    /// Takes up to `batch` rows whose DNS change is due and pushes their next attempt `lease`
-    /// ahead, so other reconcilers leave them alone meanwhile. Should the claimer die, the
-    /// row is due again when the lease ends; a duplicate attempt is harmless (see `settle`).
-    async fn claim_pending(
+    async fn owed(
         &self,
-        batch: i64,
-        lease: Duration,
-    ) -> Result<Vec<(String, String)>, sqlx::Error> {
-        sqlx::query_as(
-            "update pool_allocations
-             set dns_retry_at = now() + $2
-             where (pool_domain, subdomain) in (
-                 select pool_domain, subdomain from pool_allocations
-                 where dns_state = 'pending' and dns_retry_at <= now()
-                 order by dns_retry_at
-                 limit $1
-                 for update skip locked)
-             returning pool_domain, subdomain",
-        )
-        .bind(batch)
-        .bind(lease)
-        .fetch_all(&self.pool)
-        .await
+        pool: &PoolDomain,
+        asked: Option<&Subdomain>,
+        limit: i64,
+    ) -> Result<Vec<Allocation>, sqlx::Error> {
+        sqlx::query_as(include_str!("sql/postgres/owed.sql"))
+            .bind(pool.as_str())
+            .bind(limit)
+            .bind(asked.map(Subdomain::as_str))
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    async fn zones_owing(&self) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(include_str!("sql/postgres/zones_owing.sql"))
+            .fetch_all(&self.pool)
+            .await
     }
 
     /// Rows whose DNS change is owed, soonest first.

@@ -361,15 +361,23 @@ impl Store for SqliteStore {
         tx.commit().await
     }
 
-    async fn claim_pending(
+    async fn owed(
         &self,
-        batch: i64,
-        lease: Duration,
-    ) -> Result<Vec<(String, String)>, sqlx::Error> {
-        // One statement, and SQLite has one writer: two reconcilers never claim the same row.
-        sqlx::query_as(include_str!("sql/sqlite/claim_pending.sql"))
-            .bind(batch)
-            .bind(lease.as_secs_f64())
+        pool: &PoolDomain,
+        asked: Option<&Subdomain>,
+        limit: i64,
+    ) -> Result<Vec<Allocation>, sqlx::Error> {
+        let rows: Vec<Stored> = sqlx::query_as(include_str!("sql/sqlite/owed.sql"))
+            .bind(pool.as_str())
+            .bind(limit)
+            .bind(asked.map(Subdomain::as_str))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|Stored(a)| a).collect())
+    }
+
+    async fn zones_owing(&self) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(include_str!("sql/sqlite/zones_owing.sql"))
             .fetch_all(&self.pool)
             .await
     }

@@ -1,0 +1,10 @@
+-- What the zone owes: fresh changes and retries that are due (see PostgreSQL's owed.sql).
+select pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
+       load_balancer_ip, reservation_token, created_by,
+       (state = 'reserved' and expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) as lapsed,
+       dns_state, dns_version, dns_hosts, releasing_since
+from pool_allocations
+where pool_domain = ?1 and dns_state = 'pending'
+  and (dns_attempts = 0 or dns_retry_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now') or subdomain = ?3)
+order by subdomain
+limit ?2
