@@ -1,7 +1,7 @@
 //! PDM against the fake Dynadot: whole-zone writes that keep every foreign record, one read and
 //! one write per change, no overlapping requests, convergence after faults, zone capacity.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use http::StatusCode;
@@ -526,4 +526,103 @@ async fn adopting_replaces_foreign_records_once_and_release_leaves_the_zone_with
     );
     assert_eq!(release.status, StatusCode::OK);
     assert_eq!(fake.zone(POOL).sub, FakeZone::with_foreign_records().sub);
+}
+
+/// Commits `subs` at once while the test holds the zone's lock, and lets go once every
+/// commit's row is active and its writer waits: the burst reaches one batch.
+async fn burst_behind_the_lock(app: &TestApp, subs: &[String]) -> Vec<pdm_tests::Reply> {
+    let mut tokens = Vec::new();
+    for sub in subs {
+        tokens.push(app.reserve_token(sub).await);
+    }
+    let held = app.pdm().store().lock("dynadot").await.unwrap();
+    let commits = join_all(
+        subs.iter()
+            .zip(&tokens)
+            .map(|(sub, token)| app.commit(sub, token, LB_IP)),
+    );
+    let release_when_all_wait = async {
+        loop {
+            let active: i64 =
+                sqlx::query_scalar("select count(*) from pool_allocations where state = 'active'")
+                    .fetch_one(&app.db)
+                    .await
+                    .unwrap();
+            if active == i64::try_from(subs.len()).unwrap()
+                && pdm_tests::lock_waiters(&app.db).await > 0
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        held.release().await;
+    };
+    let (replies, ()) = tokio::join!(commits, release_when_all_wait);
+    replies
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_burst_of_fourteen_commits_is_one_read_and_one_write(db: PgPool) {
+    // Arrange
+    let fake = FakeDynadot::start(DYNADOT_KEY).await;
+    fake.seed(POOL, FakeZone::with_foreign_records());
+    let app = TestApp::with_dynadot(db, &fake.url, &[]);
+    let subs: Vec<String> = (0..14).map(|i| format!("burst{i}")).collect();
+    app.check("warm").await; // reads the zone once, as any first check does
+    fake.reset_calls();
+
+    // Act
+    let replies = burst_behind_the_lock(&app, &subs).await;
+
+    // Assert
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    }
+    assert_eq!((fake.calls("get_dns"), fake.calls("set_dns2")), (1, 1));
+    for sub in &subs {
+        assert_eq!(sovereign_records(&fake.zone(POOL), sub).len(), 6, "{sub}");
+    }
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_change_the_zone_refuses_blocks_no_other_in_its_batch(db: PgPool) {
+    // Arrange: a record PDM did not write appears at one name after its reservation.
+    let fake = FakeDynadot::start(DYNADOT_KEY).await;
+    fake.seed(POOL, FakeZone::with_foreign_records());
+    let app = TestApp::with_dynadot(db, &fake.url, &[]);
+    let subs: Vec<String> = ["alpha", "beta", "gamma"].map(str::to_owned).to_vec();
+    let mut zone = FakeZone::with_foreign_records();
+    zone.sub
+        .push(FakeRecord::sub("console.beta", "a", "192.0.2.200", None));
+    app.check("warm").await;
+    fake.seed(POOL, zone);
+    fake.reset_calls();
+
+    // Act
+    let replies = burst_behind_the_lock(&app, &subs).await;
+
+    // Assert: one batch; beta alone waits, with the conflict on record.
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(statuses, [200, 202, 200]);
+    assert_eq!((fake.calls("get_dns"), fake.calls("set_dns2")), (1, 1));
+    assert_eq!(sovereign_records(&fake.zone(POOL), "alpha").len(), 6);
+    assert_eq!(sovereign_records(&fake.zone(POOL), "gamma").len(), 6);
+    let beta = fake
+        .zone(POOL)
+        .at("console.beta")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(
+        beta,
+        [FakeRecord::sub("console.beta", "a", "192.0.2.200", None)]
+    );
+    let history = app
+        .get(&format!("/api/v1/pool/{POOL}/history?sub=beta"))
+        .await;
+    assert!(
+        history.body.to_string().contains("dns-conflict"),
+        "{:?}",
+        history.body
+    );
 }

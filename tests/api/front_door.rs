@@ -58,18 +58,6 @@ async fn no_request_can_add_a_metric_series(db: PgPool) {
     );
 }
 
-/// How many sessions of this test's database wait for an advisory lock.
-async fn lock_waiters(db: &PgPool) -> i64 {
-    sqlx::query_scalar(
-        "select count(*) from pg_locks
-         where locktype = 'advisory' and not granted
-           and database = (select oid from pg_database where datname = current_database())",
-    )
-    .fetch_one(db)
-    .await
-    .unwrap()
-}
-
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn probes_are_never_shed_while_every_slot_is_taken(db: PgPool) {
     // Arrange: one slot, taken by a commit waiting for the zone's lock, which the test holds.
@@ -77,7 +65,7 @@ async fn probes_are_never_shed_while_every_slot_is_taken(db: PgPool) {
     let token = app.reserve_token("acme").await;
     let held = app.pdm().store().lock("zone:omani.works").await.unwrap();
     let (commit, probes) = tokio::join!(app.commit("acme", &token, LB_IP), async {
-        while lock_waiters(&db).await == 0 {
+        while pdm_tests::lock_waiters(&db).await == 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
 

@@ -305,6 +305,19 @@ pub async fn two_pools(
 }
 
 /// How many rows `pool_allocations` holds.
+/// How many sessions of this test's database wait for an advisory lock (`pg_locks` spans
+/// the server, which parallel tests share).
+pub async fn lock_waiters(db: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_locks
+         where locktype = 'advisory' and not granted
+           and database = (select oid from pg_database where datname = current_database())",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
 pub async fn row_count(db: &PgPool) -> i64 {
     sqlx::query_scalar("select count(*) from pool_allocations")
         .fetch_one(db)
