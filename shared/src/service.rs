@@ -184,22 +184,7 @@ impl Pdm {
                 });
             }
         };
-        let refusal = match self.store.find(&pool, &sub).await? {
-            Some(held) if held.state == State::Active => {
-                Some(("active-state", format!("{fqdn} is allocated")))
-            }
-            Some(held) if !held.lapsed => {
-                Some(("reserved-state", format!("{fqdn} is held by a reservation")))
-            }
-            _ => {
-                // First: a zone never seen is read now, so its foreign records are known too.
-                let room = self.zones.room(&pool).await;
-                match self.zones.foreign_conflict(&pool, &sub).await? {
-                    Some(conflict) => Some((conflict.code(), conflict.to_string())),
-                    None => self.zones.room_refusal(room, &pool, &sub).await?,
-                }
-            }
-        };
+        let refusal = self.zones.refusal(&pool, &sub, &fqdn).await?;
         Ok(Availability { fqdn, refusal })
     }
 

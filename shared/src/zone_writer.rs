@@ -348,23 +348,40 @@ impl ZoneWriter {
         result
     }
 
-    /// `pool-full` when the zone is known not to fit another sovereign.
-    pub async fn room_refusal(
+    /// Why check answers that `sub` is not available, if it is not: one statement, reading
+    /// the row, the zone's room and what PDM last saw of the zone. A zone never read is
+    /// read once first (the provider has a record limit, or shows its zone).
+    pub async fn refusal(
         &self,
-        room: Result<Option<ZoneRoom>, Error>,
         pool: &PoolDomain,
         sub: &Subdomain,
+        fqdn: &str,
     ) -> Result<Option<(&'static str, String)>, Error> {
-        Ok(match room {
-            Ok(Some(room)) if !self.fits(room, pool, sub).await? => {
-                Some(("pool-full", format!("{pool} cannot take another sovereign")))
+        let hosts = self.hosts.len();
+        let mut seen = self.store.check_name(pool, sub, hosts).await?;
+        let free = seen.state.is_none() || seen.lapsed;
+        if free && !seen.zone_seen && self.dns.reads_zones() {
+            // Check stays an answer; reserve will refuse if the zone is still unknown.
+            match self.measure(pool).await {
+                Ok(_) => seen = self.store.check_name(pool, sub, hosts).await?,
+                Err(error) => warn!(error.message = %error, "zone unknown; check assumes it fits"),
             }
-            Ok(_) => None,
-            // Check stays an answer; reserve will refuse if the room is still unknown.
-            Err(error) => {
-                warn!(error.message = %error, "zone room unknown; check assumes it fits");
-                None
+        }
+        Ok(match seen.state {
+            Some(State::Active) => Some(("active-state", format!("{fqdn} is allocated"))),
+            Some(State::Reserved) if !seen.lapsed => {
+                Some(("reserved-state", format!("{fqdn} is held by a reservation")))
             }
+            _ if !seen.foreign.is_empty() && self.foreign == ForeignRecords::Refuse => {
+                let conflict = conflict_of(pool, sub, &seen.foreign);
+                Some((conflict.code(), conflict.to_string()))
+            }
+            _ => match (seen.room, seen.held) {
+                (Some(room), Some(held)) if !fits(room, held, hosts) => {
+                    Some(("pool-full", format!("{pool} cannot take another sovereign")))
+                }
+                _ => None,
+            },
         })
     }
 
@@ -379,13 +396,7 @@ impl ZoneWriter {
             return Ok(None);
         }
         let standing = self.store.foreign_records_at(pool, sub).await?;
-        Ok((!standing.is_empty()).then(|| {
-            Error::DnsConflict(format!(
-                "records PDM did not write stand at {}'s host names: {}",
-                pool.fqdn(sub).unwrap_or_default(),
-                crate::dns::listed(&standing)
-            ))
-        }))
+        Ok((!standing.is_empty()).then(|| conflict_of(pool, sub, &standing)))
     }
 
     /// Compares the pool's live zone with the table: PDM records that should stand but do
@@ -475,20 +486,6 @@ impl ZoneWriter {
         }
     }
 
-    /// Whether one more sovereign's records fit beside everything the zone holds.
-    async fn fits(
-        &self,
-        room: ZoneRoom,
-        pool: &PoolDomain,
-        sub: &Subdomain,
-    ) -> Result<bool, Error> {
-        let hosts = self.hosts.len();
-        let held = self.store.held_records(pool, Some(sub), hosts).await?;
-        let needed =
-            i64::from(room.foreign_records) + held + i64::try_from(hosts).unwrap_or(i64::MAX);
-        Ok(needed <= i64::from(room.record_limit))
-    }
-
     /// Reads the zone (under its lock: the provider may allow one request at a time) and
     /// saves what it holds.
     async fn measure(&self, pool: &PoolDomain) -> Result<Option<ZoneSeen>, Error> {
@@ -532,6 +529,22 @@ impl ZoneWriter {
         self.store.save_zone(pool, &seen).await?;
         Ok(seen)
     }
+}
+
+/// `dns-conflict`, naming the records in the way.
+fn conflict_of(pool: &PoolDomain, sub: &Subdomain, standing: &[crate::dns::ZoneRecord]) -> Error {
+    Error::DnsConflict(format!(
+        "records PDM did not write stand at {}'s host names: {}",
+        pool.fqdn(sub).unwrap_or_default(),
+        crate::dns::listed(standing)
+    ))
+}
+
+/// Whether one more sovereign's `hosts` records fit beside the zone's foreign records and the
+/// `held` records of the pool's other allocations.
+fn fits(room: ZoneRoom, held: i64, hosts: usize) -> bool {
+    let needed = i64::from(room.foreign_records) + held + i64::try_from(hosts).unwrap_or(i64::MAX);
+    needed <= i64::from(room.record_limit)
 }
 
 fn sub_of(row: &Allocation) -> Result<Subdomain, Error> {

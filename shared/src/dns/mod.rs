@@ -84,7 +84,17 @@ pub fn adoptable(
 }
 
 /// One record of a zone, as PDM saw it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, sqlx::FromRow)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    sqlx::FromRow,
+)]
 pub struct ZoneRecord {
     /// Relative to the pool, e.g. `console.acme`.
     pub name: String,

@@ -68,6 +68,22 @@ macro_rules! shared_queries {
                 }))
             }
 
+            async fn check_name(
+                &self,
+                pool: &PoolDomain,
+                sub: &Subdomain,
+                hosts: usize,
+            ) -> Result<super::NameSeen, sqlx::Error> {
+                let row: super::CheckRow =
+                    sqlx::query_as(include_str!(concat!("sql/", $sql, "/check_name.sql")))
+                        .bind(pool.as_str())
+                        .bind(sub.as_str())
+                        .bind(super::as_i64(hosts))
+                        .fetch_one(&self.pool)
+                        .await?;
+                super::NameSeen::from_row(row)
+            }
+
             async fn foreign_records_at(
                 &self,
                 pool: &PoolDomain,
@@ -240,6 +256,57 @@ pub struct ZoneSeen {
     pub foreign_at_hosts: Vec<(String, ZoneRecord)>,
 }
 
+/// A name as check sees it, read in one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameSeen {
+    /// The row's state, when there is a row.
+    pub state: Option<State>,
+    /// A reservation whose deadline passed: the name counts as free.
+    pub lapsed: bool,
+    /// Whether PDM has read the zone yet (its room and foreign records are known).
+    pub zone_seen: bool,
+    /// The zone's room, when its provider has a record limit.
+    pub room: Option<ZoneRoom>,
+    /// Records the pool's other live allocations hold; read only while the name is free and
+    /// the zone has a limit.
+    pub held: Option<i64>,
+    /// Records PDM did not write at the name's host names (while the name is free).
+    pub foreign: Vec<ZoneRecord>,
+}
+
+/// `state, lapsed, zone_seen, record_limit, foreign_records, held, foreign_at_name (JSON)`.
+type CheckRow = (
+    Option<State>,
+    bool,
+    bool,
+    Option<i32>,
+    Option<i32>,
+    Option<i64>,
+    String,
+);
+
+impl NameSeen {
+    fn from_row(
+        (state, lapsed, zone_seen, record_limit, foreign_records, held, foreign): CheckRow,
+    ) -> Result<Self, sqlx::Error> {
+        let foreign = serde_json::from_str(&foreign).map_err(|e| sqlx::Error::ColumnDecode {
+            index: "foreign_at_name".to_owned(),
+            source: e.into(),
+        })?;
+        Ok(Self {
+            state,
+            lapsed,
+            zone_seen,
+            room: record_limit.map(|record_limit| ZoneRoom {
+                record_limit,
+                foreign_records: foreign_records.unwrap_or_default(),
+            }),
+            held,
+            foreign,
+        })
+    }
+}
+
 impl ZoneSeen {
     /// The zone's room, when it has a limit.
     pub fn room(&self) -> Option<ZoneRoom> {
@@ -313,6 +380,13 @@ pub trait SharedQueries: Send + Sync {
     async fn pending_count(&self) -> Result<i64, sqlx::Error>;
     /// The zone's room as last measured.
     async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error>;
+    /// All that check needs to know of a name, in one statement.
+    async fn check_name(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        hosts: usize,
+    ) -> Result<NameSeen, sqlx::Error>;
     /// Records PDM did not write at `label`'s host names, as last seen.
     async fn foreign_records_at(
         &self,
