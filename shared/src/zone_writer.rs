@@ -181,6 +181,10 @@ impl ZoneWriter {
         asked: Option<&Subdomain>,
         actor: &Actor,
     ) -> Result<Settled, Error> {
+        let window = self.dns.batch_window();
+        if !window.is_zero() {
+            tokio::time::sleep(window).await;
+        }
         let rows = self.store.owed(pool, asked, BATCH).await?;
         let mut settled = Settled::new();
         let mut writing = Vec::new();

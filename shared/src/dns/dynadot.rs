@@ -375,6 +375,12 @@ impl DnsProvider for Dynadot {
         true
     }
 
+    /// A batch costs two calls of hundreds of milliseconds each; 25 ms lets the rest of a
+    /// burst (requests arriving together) join it.
+    fn batch_window(&self) -> Duration {
+        Duration::from_millis(25)
+    }
+
     /// One `get_dns` and one `set_dns2` for the whole batch (none when the zone already
     /// holds it): api3 replaces the whole zone, and takes one request at a time per key.
     async fn apply(

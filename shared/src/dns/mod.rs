@@ -380,6 +380,12 @@ pub trait DnsProvider: Send + Sync {
     fn record_limit(&self) -> Option<usize> {
         None
     }
+    /// How long a writer holding the zone's lock waits for more changes before it reads what
+    /// the zone owes: worth it where a call costs hundreds of milliseconds, as a burst's
+    /// changes then share one batch (group commit's commit delay).
+    fn batch_window(&self) -> Duration {
+        Duration::ZERO
+    }
     /// Whether [`usage`](DnsProvider::usage) shows the zone, so PDM keeps what it saw.
     fn reads_zones(&self) -> bool {
         false
