@@ -39,11 +39,25 @@ pub struct ZoneWriter {
     /// One writer per zone in this process, so that waiters for the cross-process lock do not
     /// each hold a database connection, and so that a waiter can see its change settled by
     /// the writer before it and return without taking the lock.
-    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Settled>>>>,
 }
 
 /// How each row of a batch ended: `(subdomain, version)` and whether it was settled.
 type Settled = Vec<((String, i64), bool)>;
+
+/// What `batch` did with `version` of `sub`'s change, if it took it.
+fn outcome_of(batch: &Settled, sub: &Subdomain, version: i64) -> Option<DnsSync> {
+    batch
+        .iter()
+        .find(|(key, _)| key.0 == sub.as_str() && key.1 == version)
+        .map(|(_, done)| {
+            if *done {
+                DnsSync::Written
+            } else {
+                DnsSync::Pending
+            }
+        })
+}
 
 impl ZoneWriter {
     pub fn new(
@@ -107,25 +121,27 @@ impl ZoneWriter {
         actor: &Actor,
     ) -> Result<DnsSync, Error> {
         let gate = self.gate(pool);
-        let _turn = match gate.clone().try_lock_owned() {
-            Ok(turn) => turn,
-            Err(_) => {
-                let turn = gate.lock_owned().await;
-                if let Some(sync) = self.already(pool, sub, version).await? {
-                    return Ok(sync);
-                }
-                turn
-            }
+        let (mut last_batch, waited) = match gate.clone().try_lock_owned() {
+            Ok(turn) => (turn, false),
+            Err(_) => (gate.lock_owned().await, true),
         };
+        // Having waited, the batch that ran meanwhile may have taken the change: woken, done.
+        // (One that ran before this request came is no answer: a retried commit retries.)
+        if waited {
+            if let Some(sync) = outcome_of(&last_batch, sub, version) {
+                return Ok(sync);
+            }
+            if let Some(sync) = self.already(pool, sub, version).await? {
+                return Ok(sync);
+            }
+        }
         let settled = self
             .exclusively(pool, self.write_owed(pool, Some(sub), actor))
             .await??;
-        match settled
-            .iter()
-            .find(|(key, _)| key.0 == sub.as_str() && key.1 == version)
-        {
-            Some((_, true)) => Ok(DnsSync::Written),
-            Some((_, false)) => Ok(DnsSync::Pending),
+        let sync = outcome_of(&settled, sub, version);
+        *last_batch = settled;
+        match sync {
+            Some(sync) => Ok(sync),
             // Not owed when the batch read the zone: another process's batch settled it, or a
             // newer change replaced it (whoever made that one syncs it).
             None => Ok(self
@@ -151,7 +167,8 @@ impl ZoneWriter {
         })
     }
 
-    fn gate(&self, pool: &PoolDomain) -> Arc<tokio::sync::Mutex<()>> {
+    /// The zone's turn in this process, holding what the last batch did.
+    fn gate(&self, pool: &PoolDomain) -> Arc<tokio::sync::Mutex<Settled>> {
         self.gates
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -317,20 +334,21 @@ impl ZoneWriter {
                 continue;
             };
             let gate = self.gate(&pool);
-            let _turn = gate.lock().await;
+            let mut last_batch = gate.lock().await;
             let settled = self
                 .exclusively(
                     &pool,
                     self.write_owed(&pool, None, &Actor::job("reconciler")),
                 )
                 .await??;
-            for (_, done) in settled {
-                if done {
+            for (_, done) in &settled {
+                if *done {
                     synced += 1;
                 } else {
                     pending += 1;
                 }
             }
+            *last_batch = settled;
         }
         if synced + pending > 0 {
             info!(synced, pending, "reconciled DNS");
