@@ -390,6 +390,10 @@ impl ZoneWriter {
             }
         }
         Ok(match seen.state {
+            Some(State::Active) if seen.releasing => Some((
+                "releasing-state",
+                format!("{fqdn} is being released: its records are still being removed"),
+            )),
             Some(State::Active) => Some(("active-state", format!("{fqdn} is allocated"))),
             Some(State::Reserved) if !seen.lapsed => {
                 Some(("reserved-state", format!("{fqdn} is held by a reservation")))

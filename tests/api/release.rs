@@ -53,7 +53,7 @@ async fn release_answers_202_when_dns_removal_fails_and_the_reconciler_finishes_
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     assert_eq!(reply.body["freed"], "acme.omani.works");
     assert_eq!(app.dns().zone(POOL).len(), 6);
-    assert_eq!(app.check("acme").await.body["reason"], "active-state");
+    assert_eq!(app.check("acme").await.body["reason"], "releasing-state");
     assert_eq!(app.reserve("acme").await.status, StatusCode::CONFLICT);
     let list = app.get(&format!("/api/v1/pool/{POOL}/list")).await;
     assert_eq!(list.body["allocations"], json!([]));

@@ -263,6 +263,8 @@ pub struct NameSeen {
     pub state: Option<State>,
     /// A reservation whose deadline passed: the name counts as free.
     pub lapsed: bool,
+    /// An allocation whose records are still being removed.
+    pub releasing: bool,
     /// Whether PDM has read the zone yet (its room and foreign records are known).
     pub zone_seen: bool,
     /// The zone's room, when its provider has a record limit.
@@ -274,9 +276,11 @@ pub struct NameSeen {
     pub foreign: Vec<ZoneRecord>,
 }
 
-/// `state, lapsed, zone_seen, record_limit, foreign_records, held, foreign_at_name (JSON)`.
+/// `state, lapsed, releasing, zone_seen, record_limit, foreign_records, held,
+/// foreign_at_name (JSON)`.
 type CheckRow = (
     Option<State>,
+    bool,
     bool,
     bool,
     Option<i32>,
@@ -287,7 +291,7 @@ type CheckRow = (
 
 impl NameSeen {
     fn from_row(
-        (state, lapsed, zone_seen, record_limit, foreign_records, held, foreign): CheckRow,
+        (state, lapsed, releasing, zone_seen, record_limit, foreign_records, held, foreign): CheckRow,
     ) -> Result<Self, sqlx::Error> {
         let foreign = serde_json::from_str(&foreign).map_err(|e| sqlx::Error::ColumnDecode {
             index: "foreign_at_name".to_owned(),
@@ -296,6 +300,7 @@ impl NameSeen {
         Ok(Self {
             state,
             lapsed,
+            releasing,
             zone_seen,
             room: record_limit.map(|record_limit| ZoneRoom {
                 record_limit,

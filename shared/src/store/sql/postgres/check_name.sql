@@ -3,6 +3,7 @@
 -- records PDM did not write at the name's host names.
 select a.state,
        coalesce(a.state = 'reserved' and a.expires_at <= now(), false) as lapsed,
+       a.releasing_since is not null as releasing,
        z.pool_domain is not null as zone_seen,
        z.record_limit,
        z.foreign_records,

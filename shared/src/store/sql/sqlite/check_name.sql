@@ -2,6 +2,7 @@
 select a.state,
        coalesce(a.state = 'reserved' and a.expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
                 false) as lapsed,
+       a.releasing_since is not null as releasing,
        z.pool_domain is not null as zone_seen,
        z.record_limit,
        z.foreign_records,
