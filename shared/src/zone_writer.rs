@@ -222,24 +222,20 @@ impl ZoneWriter {
             return Ok(settled);
         }
         let changes: Vec<Change> = writing.iter().map(|(_, change)| change.clone()).collect();
-        let applied = self
-            .timed_dns("apply", self.dns.apply(pool, &changes, self.foreign))
-            .await;
-        let outcomes: Vec<Result<Vec<_>, DnsError>> = match applied {
-            Ok(applied) => {
-                if let Some(zone) = &applied.zone {
-                    // Settled below first, so that the zone's new records count as owned.
-                    self.record_outcomes(pool, &writing, &applied.outcomes, actor, &mut settled)
-                        .await?;
-                    self.save_zone(pool, zone).await?;
-                    return Ok(settled);
-                }
-                applied.outcomes
-            }
-            Err(error) => writing.iter().map(|_| Err(error.clone())).collect(),
+        // Each change took the batch's time to land: that is what its metrics record.
+        let started = std::time::Instant::now();
+        let applied = self.dns.apply(pool, &changes, self.foreign).await;
+        let took = started.elapsed();
+        let (outcomes, zone) = match applied {
+            Ok(applied) => (applied.outcomes, applied.zone),
+            Err(error) => (writing.iter().map(|_| Err(error.clone())).collect(), None),
         };
-        self.record_outcomes(pool, &writing, &outcomes, actor, &mut settled)
+        // Settled first, so that the zone's new records count as owned when it is saved.
+        self.record_outcomes(pool, &writing, (&outcomes, took), actor, &mut settled)
             .await?;
+        if let Some(zone) = zone {
+            self.save_zone(pool, &zone).await?;
+        }
         Ok(settled)
     }
 
@@ -248,7 +244,7 @@ impl ZoneWriter {
         &self,
         pool: &PoolDomain,
         writing: &[(Allocation, Change)],
-        outcomes: &[Result<Vec<crate::dns::ZoneRecord>, DnsError>],
+        (outcomes, took): (&[Result<Vec<crate::dns::ZoneRecord>, DnsError>], Duration),
         actor: &Actor,
         settled: &mut Settled,
     ) -> Result<(), Error> {
@@ -262,7 +258,7 @@ impl ZoneWriter {
                 self.dns.name(),
                 change.operation(),
                 outcome.as_ref().map_or_else(DnsError::outcome, |_| "ok"),
-                Duration::ZERO,
+                took,
             );
             let done = match outcome {
                 Ok(adopted) => {
