@@ -104,6 +104,8 @@ impl From<sqlx::Error> for Error {
             (error, Some(code)) if refuses_connections(code) => {
                 Self::Unavailable("the database", error.into())
             }
+            // No table yet: the server listens before its migrations are applied.
+            (error, Some("42P01")) => Self::Unavailable("the database schema", error.into()),
             // Text PostgreSQL cannot store (a NUL byte): the input's fault, should any reach it.
             (_, Some("22021" | "22P05")) => {
                 Self::BadRequest("the request holds text the database cannot store".to_owned())

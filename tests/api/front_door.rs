@@ -333,3 +333,23 @@ async fn the_server_listens_before_its_database_exists_and_becomes_ready_without
         .await
         .unwrap();
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_request_before_the_migrations_is_503_not_500(db: PgPool) {
+    // Arrange: a database the server has not migrated yet.
+    let app = TestApp::new(db);
+
+    // Act
+    let reserve = app.reserve("acme").await;
+    let ready = app.get("/readyz").await;
+
+    // Assert
+    assert_eq!(
+        reserve.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        reserve.body
+    );
+    assert_eq!(reserve.error(), "unavailable");
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+}
