@@ -28,7 +28,13 @@ impl PgStore {
     pub fn new(options: PgConnectOptions, max_connections: u32, wait: Duration) -> Self {
         // No statement of PDM's waits longer for a lock: that means something is stuck, and
         // the caller fails instead (a DNS change stays pending, a request answers 503).
-        let options = options.options([("lock_timeout", "60s")]);
+        // Every statement is a key lookup that one generic plan serves: without this,
+        // PostgreSQL plans check's statement anew on each run (custom and generic plans cost
+        // alike), 1.3 ms a time; pgbench: 8.0k → 22.2k tps.
+        let options = options.options([
+            ("lock_timeout", "60s"),
+            ("plan_cache_mode", "force_generic_plan"),
+        ]);
         Self {
             pool: Connections::new(options, max_connections, wait),
         }
