@@ -212,7 +212,13 @@ impl ZoneWriter {
                 None => {
                     let done = self
                         .store
-                        .settle(pool, &sub_of(&row)?, row.dns_version, actor, None)
+                        .settle(
+                            pool,
+                            &Subdomain::parse(&row.subdomain)?,
+                            row.dns_version,
+                            actor,
+                            None,
+                        )
                         .await?;
                     settled.push(((row.subdomain, row.dns_version), done));
                 }
@@ -252,7 +258,7 @@ impl ZoneWriter {
             "the provider gave no outcome".to_owned(),
         ));
         for (i, (row, change)) in writing.iter().enumerate() {
-            let sub = sub_of(row)?;
+            let sub = &change.records().sub;
             let outcome = outcomes.get(i).unwrap_or(&missing);
             self.metrics.record_dns(
                 self.dns.name(),
@@ -268,19 +274,17 @@ impl ZoneWriter {
                         format!("replaced records PDM did not write: {replaced}")
                     });
                     self.store
-                        .settle(pool, &sub, row.dns_version, actor, detail.as_deref())
+                        .settle(pool, sub, row.dns_version, actor, detail.as_deref())
                         .await?
                 }
                 Err(error) => {
                     warn!(provider = self.dns.name(), %pool, %sub, error.message = %error, "DNS change failed");
                     if let DnsError::Conflict(standing) = error {
-                        self.store
-                            .note_foreign_records(pool, &sub, standing)
-                            .await?;
+                        self.store.note_foreign_records(pool, sub, standing).await?;
                     }
                     let reason = error.classified();
                     self.store
-                        .defer(pool, &sub, row.dns_version, &reason, self.retry_base, actor)
+                        .defer(pool, sub, row.dns_version, &reason, self.retry_base, actor)
                         .await?;
                     false
                 }
@@ -567,8 +571,4 @@ fn conflict_of(pool: &PoolDomain, sub: &Subdomain, standing: &[crate::dns::ZoneR
 fn fits(room: ZoneRoom, held: i64, hosts: usize) -> bool {
     let needed = i64::from(room.foreign_records) + held + i64::try_from(hosts).unwrap_or(i64::MAX);
     needed <= i64::from(room.record_limit)
-}
-
-fn sub_of(row: &Allocation) -> Result<Subdomain, Error> {
-    Subdomain::parse(&row.subdomain)
 }

@@ -9,7 +9,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -54,14 +54,28 @@ impl SovereignRecords {
     /// anything but its own type and target. Someone else's, until an operator says otherwise.
     pub fn foreign_among(&self, zone: &[ZoneRecord]) -> Vec<ZoneRecord> {
         let names: Vec<String> = self.relative_names().collect();
-        let target = self.target.to_string();
         zone.iter()
             .filter(|r| names.iter().any(|n| r.name.eq_ignore_ascii_case(n)))
-            .filter(|r| {
-                !(r.record_type.eq_ignore_ascii_case(self.record_type()) && r.value == target)
-            })
+            .filter(|r| !self.is_own(r))
             .cloned()
             .collect()
+    }
+
+    /// Whether `record` is one PDM writes for this sovereign: its type and target at one of
+    /// its names.
+    pub fn is_own(&self, record: &ZoneRecord) -> bool {
+        record.record_type.eq_ignore_ascii_case(self.record_type())
+            && record.value == self.target.to_string()
+            && self
+                .relative_names()
+                .any(|name| record.name.eq_ignore_ascii_case(&name))
+    }
+
+    /// The records PDM writes for this sovereign, one per host.
+    pub fn own_records(&self) -> impl Iterator<Item = ZoneRecord> + '_ {
+        let target = self.target.to_string();
+        self.relative_names()
+            .map(move |name| ZoneRecord::new(&name, self.record_type(), &target))
     }
 }
 
@@ -457,7 +471,6 @@ pub struct InMemory {
     /// (pool, relative name) → target.
     records: Mutex<BTreeMap<(String, String), IpAddr>>,
     failing: AtomicBool,
-    batches: AtomicUsize,
 }
 
 impl InMemory {
@@ -479,11 +492,6 @@ impl InMemory {
         self.records
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// How many batches it was asked to apply.
-    pub fn batches(&self) -> usize {
-        self.batches.load(Ordering::SeqCst)
     }
 }
 
@@ -511,7 +519,6 @@ impl DnsProvider for InMemory {
         changes: &[Change],
         _: ForeignRecords,
     ) -> Result<Applied, DnsError> {
-        self.batches.fetch_add(1, Ordering::SeqCst);
         if self.failing.load(Ordering::SeqCst) {
             return Err(DnsError::Unavailable(
                 "in-memory provider is failing".to_owned(),

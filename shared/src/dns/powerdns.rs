@@ -307,27 +307,16 @@ impl PowerDns {
 
 /// `zone` once `change` is made.
 fn after(zone: Vec<ZoneRecord>, change: &ZoneChange) -> Vec<ZoneRecord> {
-    let records = change.records();
-    let names: Vec<String> = records.relative_names().collect();
-    let target = records.target.to_string();
-    let ours = |r: &ZoneRecord| {
-        names.contains(&r.name) && r.record_type == records.record_type() && r.value == target
-    };
-    let mut zone: Vec<ZoneRecord> = match change {
-        ZoneChange::Publish(_) => zone
-            .into_iter()
-            .filter(|r| !(names.contains(&r.name) && r.is_replaced_by_publishing()))
-            .collect(),
-        ZoneChange::Withdraw(_) => zone.into_iter().filter(|r| !ours(r)).collect(),
-    };
-    if let ZoneChange::Publish(_) = change {
-        zone.extend(
-            names
-                .iter()
-                .map(|name| ZoneRecord::new(name, records.record_type(), &target)),
-        );
+    match change {
+        ZoneChange::Publish(records) => {
+            let names: Vec<String> = records.relative_names().collect();
+            zone.into_iter()
+                .filter(|r| !(names.contains(&r.name) && r.is_replaced_by_publishing()))
+                .chain(records.own_records())
+                .collect()
+        }
+        ZoneChange::Withdraw(records) => zone.into_iter().filter(|r| !records.is_own(r)).collect(),
     }
-    zone
 }
 
 #[async_trait::async_trait]

@@ -22,6 +22,14 @@ pub struct Served {
     pub method: &'static str,
 }
 
+/// The request's id, as the request-id layer set it (empty before that layer).
+pub fn request_id_of(headers: &http::HeaderMap) -> &str {
+    headers
+        .get(&REQUEST_ID)
+        .and_then(|id| id.to_str().ok())
+        .unwrap_or_default()
+}
+
 /// Methods a label may name; any other is `other`, so no request can add a series.
 pub fn fold_method(method: &Method) -> &'static str {
     const KNOWN: [Method; 7] = [
@@ -96,11 +104,7 @@ pub struct RequestSpan;
 
 impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, request: &Request<B>) -> Span {
-        let id = request
-            .headers()
-            .get(&REQUEST_ID)
-            .and_then(|id| id.to_str().ok())
-            .unwrap_or_default();
+        let id = request_id_of(request.headers());
         // A path is as long as its sender likes; the log keeps its start.
         let path = request.uri().path();
         let path = path.get(..path.len().min(200)).unwrap_or_default();

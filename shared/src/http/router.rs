@@ -16,10 +16,10 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::{ServiceBuilder, ServiceExt};
 
 use super::handlers::Call;
-use super::layers::{Served, fold_method};
+use super::layers::{Served, fold_method, request_id_of};
 use super::response::{self, HttpResponse};
 use super::routes::{self, Guard, Route};
-use super::{MAX_BODY_BYTES, REQUEST_ID, RequestBody, auth};
+use super::{MAX_BODY_BYTES, RequestBody, auth};
 use crate::{Ctx, Error};
 
 #[derive(Clone)]
@@ -92,7 +92,7 @@ impl Router {
             content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
             body: read_body(body, self.ctx.limits.body_timeout).await?,
             caller,
-            request_id: request_id(&parts.headers),
+            request_id: request_id_of(&parts.headers).to_owned(),
         };
         if !route.shed {
             return (route.handler)(call).await;
@@ -170,15 +170,6 @@ async fn read_limited(mut body: RequestBody) -> Result<Bytes, Error> {
         }
     }
     Ok(read.freeze())
-}
-
-/// The id the request-id layer gave the request.
-fn request_id(headers: &http::HeaderMap) -> String {
-    headers
-        .get(&REQUEST_ID)
-        .and_then(|id| id.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// A HEAD answer: a GET's status and headers, its length, no body.
