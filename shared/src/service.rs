@@ -13,7 +13,9 @@ use uuid::Uuid;
 use crate::dns::DnsProvider;
 use crate::domain::{CreatedBy, ManagedDomains, PoolDomain, Subdomain};
 use crate::metrics::Metrics;
-use crate::store::{Activation, Actor, Allocation, Event, Release, Reservation, State, Store};
+use crate::store::{
+    Activation, Actor, Allocation, DnsState, Event, Release, Reservation, State, Store,
+};
 use crate::zone_writer::ZoneWriter;
 use crate::{Config, Error};
 
@@ -310,7 +312,33 @@ impl Pdm {
             .zones
             .sync(pool, sub, allocation.dns_version, actor)
             .await;
-        Ok((allocation, sync))
+        Ok((self.after_sync(pool, sub, allocation, sync).await, sync))
+    }
+
+    /// The allocation as its DNS now stands, for the answer: settled when its change was
+    /// written, else as the ledger records the attempts so far.
+    async fn after_sync(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        mut allocation: Allocation,
+        sync: DnsSync,
+    ) -> Allocation {
+        match sync {
+            DnsSync::Written => {
+                allocation.dns_state = DnsState::Synced;
+                allocation.dns_attempts = 0;
+                allocation.dns_retry_at = None;
+                allocation
+            }
+            DnsSync::Pending => {
+                match self.store.find(pool, sub).await {
+                    Ok(Some(fresh)) if fresh.dns_version == allocation.dns_version => fresh,
+                    // Changed again meanwhile, or the read failed: what the commit wrote.
+                    _ => allocation,
+                }
+            }
+        }
     }
 
     /// Why no reservation matched; the same allocation again when this commit already won.
@@ -476,6 +504,17 @@ impl Pdm {
     /// Every DNS change still owed, for a dry run of the reconciler.
     pub async fn owed_changes(&self) -> Result<Vec<Allocation>, Error> {
         Ok(self.store.pending().await?)
+    }
+
+    /// The name's allocation as it stands, with its DNS state; a lapsed reservation holds
+    /// nothing. One being released is still there until its records are gone.
+    pub async fn allocation(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+    ) -> Result<Option<Allocation>, Error> {
+        let found = self.store.find(pool, sub).await?;
+        Ok(found.filter(|allocation| !allocation.lapsed))
     }
 
     /// The allocation's history, oldest first (its latest 1000 events).

@@ -117,13 +117,117 @@ async fn commit_retried_with_the_same_token_answers_the_same_success(db: PgPool)
     let retry = app.commit("ACME", &token, LB_IP).await;
     let again = app.commit("acme", &token, LB_IP).await;
 
-    // Assert: the retry writes DNS, answers 200 and the same allocation.
+    // Assert: the retry writes DNS, answers 200 and the same allocation, now synced.
     assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
-    assert_eq!(retry.body, first.body);
+    assert_eq!(first.body["dns"]["state"], "pending");
+    assert_eq!(retry.body["dns"], json!({"state": "synced", "attempts": 0}));
+    assert_eq!(without_dns(&retry.body), without_dns(&first.body));
     assert_eq!(again.status, StatusCode::OK);
-    assert_eq!(again.body, first.body);
+    assert_eq!(again.body, retry.body);
     assert_eq!(app.dns().zone(POOL).len(), 6);
 }
+
+fn without_dns(allocation: &serde_json::Value) -> serde_json::Value {
+    let mut allocation = allocation.clone();
+    allocation.as_object_mut().unwrap().remove("dns");
+    allocation
+}
+
+/// What catalyst-api does with a 202: follow the allocation until DNS holds it.
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_202_is_followed_to_synced_and_a_release_to_gone(db: PgPool) {
+    // Arrange: DNS refuses the first attempt.
+    let app = TestApp::new(db);
+    let token = app.reserve_token("acme").await;
+    app.dns().set_failing(true);
+    let allocation = format!("/api/v1/pool/{POOL}/allocation?sub=acme");
+    let history = format!("/api/v1/pool/{POOL}/history?sub=acme");
+
+    // Act + Assert: the 202 says what is owed.
+    let committed = app.commit("acme", &token, LB_IP).await;
+    assert_eq!(committed.status, StatusCode::ACCEPTED);
+    let dns = &committed.body["dns"];
+    assert_eq!(dns["state"], "pending");
+    assert_eq!(dns["attempts"], 1);
+    assert!(dns["retryAt"].is_string(), "{dns}");
+    let pending = app.get(&allocation).await;
+    assert_eq!(pending.status, StatusCode::OK);
+    assert_eq!(pending.body, committed.body);
+    assert!(pending.body.get("reservationToken").is_none());
+
+    // Once DNS answers again, the reconciler writes it and the allocation says so.
+    app.dns().set_failing(false);
+    app.converge().await;
+    let synced = app.get(&allocation).await;
+    assert_eq!(
+        synced.body["dns"],
+        json!({"state": "synced", "attempts": 0})
+    );
+    let listed = app.get(&format!("/api/v1/pool/{POOL}/list")).await;
+    assert_eq!(listed.body["allocations"][0], synced.body);
+    assert_eq!(app.get(&history).await.body["allocation"], synced.body);
+
+    // A release DNS refuses stays visible, as releasing, until its records are gone.
+    app.dns().set_failing(true);
+    assert_eq!(app.release("acme").await.status, StatusCode::ACCEPTED);
+    let releasing = app.get(&allocation).await;
+    assert_eq!(releasing.status, StatusCode::OK);
+    assert!(releasing.body["releasingSince"].is_string());
+    assert_eq!(releasing.body["dns"]["state"], "pending");
+    app.dns().set_failing(false);
+    app.converge().await;
+    let gone = app.get(&allocation).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(gone.error(), "not-found");
+    assert!(app.get(&history).await.body.get("allocation").is_none());
+}
+
+contract_test!(
+    the_allocation_answers_one_name_without_its_token_behind_the_bearer_guard,
+    ["PDM_API_TOKENS" = "catalyst=alloc-token"],
+    |app| {
+        // Arrange
+        let bearer = [(http::header::AUTHORIZATION, "Bearer alloc-token")];
+        let get = |sub: &str| {
+            pdm_tests::raw_request(
+                Method::GET,
+                &format!("/api/v1/pool/{POOL}/allocation?sub={sub}"),
+                "",
+                &bearer,
+            )
+        };
+        let reserved = app
+            .send(pdm_tests::raw_request(
+                Method::POST,
+                &format!("/api/v1/pool/{POOL}/reserve"),
+                r#"{"subdomain":"acme"}"#,
+                &bearer,
+            ))
+            .await;
+        assert_eq!(reserved.status, StatusCode::CREATED);
+
+        // Act
+        let found = app.send(get("ACME")).await;
+        let missing = app.send(get("nobody")).await;
+        let malformed = app.send(get("-x")).await;
+        let anonymous = app
+            .get(&format!("/api/v1/pool/{POOL}/allocation?sub=acme"))
+            .await;
+
+        // Assert
+        assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
+        assert_eq!(found.body["subdomain"], "acme");
+        assert_eq!(found.body["state"], "reserved");
+        assert_eq!(found.body["expiresAt"], reserved.body["expiresAt"]);
+        assert_eq!(found.body["dns"], json!({"state": "synced", "attempts": 0}));
+        assert!(found.body.get("reservationToken").is_none());
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(missing.error(), "not-found");
+        assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(malformed.error(), "invalid-format");
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    }
+);
 
 contract_test!(commit_refusals_follow_the_contract, [], |app| {
     // Arrange

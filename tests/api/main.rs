@@ -48,6 +48,7 @@ mod lambda;
 mod limits;
 mod list;
 mod metrics;
+mod openapi;
 mod powerdns;
 mod race;
 mod release;

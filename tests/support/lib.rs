@@ -154,7 +154,10 @@ impl TestApp {
     async fn send_over_tcp(&self, deployment: &Deployment, request: Request<Full<Bytes>>) -> Reply {
         let (parts, body) = request.into_parts();
         let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let url = format!("{}{path_and_query}", deployment.base_for(parts.uri.path()));
+        let url = format!(
+            "{}{path_and_query}",
+            deployment.base_for(&parts.method, parts.uri.path())
+        );
         let body = body.collect().await.unwrap().to_bytes();
         let response = self
             .client

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use http::Method;
 use pdm_core::http::routes;
 use sqlx::PgPool;
 
@@ -161,6 +162,9 @@ impl Drop for Process {
     }
 }
 
+/// The function template.yaml's `$default` route reaches.
+const DEFAULT_ROUTE_FUNCTION: &str = "pdm-health";
+
 /// Real processes and the function each is; `None` stands for the combined server.
 pub struct Deployment {
     processes: Vec<(Option<&'static str>, Process)>,
@@ -186,14 +190,22 @@ impl Deployment {
         Self { processes }
     }
 
-    /// The tiny path router: the process serving `path`. A path no route knows goes to the
-    /// first process, which answers the contract's 404 like any other.
-    pub fn base_for(&self, path: &str) -> &str {
-        let function = routes::resolve(path).and_then(|(route, _)| route.function);
+    /// The tiny path router, as API Gateway routes: the function whose route matches the
+    /// method and path (HEAD as GET); anything else goes to `$default`, the health function,
+    /// which answers the contract's 404 or 405 like any other.
+    pub fn base_for(&self, method: &Method, path: &str) -> &str {
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        let function = routes::resolve(path)
+            .filter(|(route, _)| route.method == method)
+            .and_then(|(route, _)| route.function)
+            .unwrap_or(DEFAULT_ROUTE_FUNCTION);
         self.processes
             .iter()
-            .find(|(serves, _)| serves.is_none() || (function.is_some() && *serves == function))
-            .or_else(|| self.processes.first())
+            .find(|(serves, _)| serves.is_none() || *serves == Some(function))
             .map(|(_, process)| process.base.as_str())
             .expect("a deployment with processes")
     }

@@ -1,5 +1,6 @@
-//! pdm-health: the probes (`GET /healthz`, `/livez`, `/readyz`) as a function, on AWS Lambda
-//! or on `$PORT` (Knative).
+//! pdm-health: the probes (`GET /healthz`, `/livez`, `/readyz`), the served contract
+//! (`/openapi.json`, `/openapi.yaml`) and the contract's 404/405 for whatever no other route
+//! matches (API Gateway's `$default`), as a function on AWS Lambda or on `$PORT` (Knative).
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

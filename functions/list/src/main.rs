@@ -1,4 +1,4 @@
-//! pdm-list: `GET /api/v1/pool/{domain}/list` as a function, on AWS Lambda or on `$PORT` (Knative).
+//! pdm-list: `GET /api/v1/pool/{domain}/list` and `/allocation` as a function, on AWS Lambda or on `$PORT` (Knative).
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -61,12 +61,20 @@ impl Router {
     /// and its `{domain}`, percent-decoded.
     fn resolve(&self, request: &Request<RequestBody>) -> Result<(&'static Route, String), Error> {
         let path = request.uri().path();
-        let (route, raw_pool) = routes::resolve(path)
-            .filter(|(route, _)| self.routes.iter().any(|r| std::ptr::eq(*r, *route)))
-            .ok_or_else(|| Error::NoRoute(format!("no route for {path}")))?;
+        let no_route = || Error::NoRoute(format!("no route for {path}"));
+        let (route, raw_pool) = routes::resolve(path).ok_or_else(no_route)?;
+        // A wrong method is 405 even on another function's path: behind API Gateway, the
+        // health function takes every request no route matches (`$default`).
         let method = request.method();
         if method != route.method && !(method == Method::HEAD && route.method == Method::GET) {
             return Err(Error::MethodNotAllowed(route.method.clone()));
+        }
+        if !self
+            .routes
+            .iter()
+            .any(|served| std::ptr::eq(*served, route))
+        {
+            return Err(no_route());
         }
         let pool = percent_encoding::percent_decode_str(raw_pool)
             .decode_utf8()

@@ -73,7 +73,7 @@ const fn endpoint(
     }
 }
 
-pub static ROUTES: [Route; 11] = [
+pub static ROUTES: [Route; 14] = [
     probe("health", "/healthz", |call| {
         Box::pin(handlers::health::handle(call))
     }),
@@ -132,12 +132,37 @@ pub static ROUTES: [Route; 11] = [
         |call| Box::pin(handlers::list::handle(call)),
     ),
     endpoint(
+        "allocation",
+        Method::GET,
+        "/api/v1/pool/{domain}/allocation",
+        Guard::Bearer,
+        // The pool's reads share one function.
+        "pdm-list",
+        |call| Box::pin(handlers::allocation::handle(call)),
+    ),
+    endpoint(
         "history",
         Method::GET,
         "/api/v1/pool/{domain}/history",
         Guard::Bearer,
         "pdm-history",
         |call| Box::pin(handlers::history::handle(call)),
+    ),
+    endpoint(
+        "openapi-json",
+        Method::GET,
+        "/openapi.json",
+        Guard::Open,
+        "pdm-health",
+        |call| Box::pin(handlers::openapi::json(call)),
+    ),
+    endpoint(
+        "openapi-yaml",
+        Method::GET,
+        "/openapi.yaml",
+        Guard::Open,
+        "pdm-health",
+        |call| Box::pin(handlers::openapi::yaml(call)),
     ),
     Route {
         name: "metrics",
@@ -209,7 +234,17 @@ mod tests {
     #[test]
     fn a_function_serves_its_rows_and_the_metrics() {
         let names: Vec<&str> = of_function("pdm-health").iter().map(|r| r.name).collect();
-        assert_eq!(names, ["health", "livez", "readyz", "metrics"]);
+        assert_eq!(
+            names,
+            [
+                "health",
+                "livez",
+                "readyz",
+                "openapi-json",
+                "openapi-yaml",
+                "metrics"
+            ]
+        );
         assert_eq!(functions().len(), 8);
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::store::{Allocation, Event, State};
+use crate::store::{Allocation, DnsState, Event, State};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -58,6 +58,29 @@ pub struct AllocationBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reservation_token: Option<Uuid>,
     pub created_by: &'a str,
+    /// Set once release was asked for: the name stays taken until its records are gone.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub releasing_since: Option<OffsetDateTime>,
+    pub dns: DnsBody,
+}
+
+/// Whether DNS holds what the row says, so a caller given 202 can follow the change to
+/// `synced` instead of guessing.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsBody {
+    pub state: DnsState,
+    /// Failed attempts so far at the owed change.
+    pub attempts: i32,
+    /// When the owed change is next tried.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_at: Option<OffsetDateTime>,
 }
 
 impl<'a> AllocationBody<'a> {
@@ -73,6 +96,12 @@ impl<'a> AllocationBody<'a> {
             load_balancer_ip: allocation.load_balancer_ip.as_deref(),
             reservation_token: None,
             created_by: &allocation.created_by,
+            releasing_since: allocation.releasing_since,
+            dns: DnsBody {
+                state: allocation.dns_state,
+                attempts: allocation.dns_attempts,
+                retry_at: allocation.dns_retry_at,
+            },
         }
     }
 
@@ -145,6 +174,8 @@ pub struct HistoryResponse<'a> {
     pub pool_domain: &'a str,
     pub subdomain: &'a str,
     pub events: Vec<EventBody<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocation: Option<AllocationBody<'a>>,
 }
 
 #[derive(Debug, Serialize)]

@@ -175,8 +175,9 @@ pub enum State {
 }
 
 /// Whether DNS holds what the row says it should.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 pub enum DnsState {
     Pending,
     Synced,
@@ -199,6 +200,10 @@ pub struct Allocation {
     pub lapsed: bool,
     pub dns_state: DnsState,
     pub dns_version: i64,
+    /// Failed attempts at the owed change; 0 once DNS holds it.
+    pub dns_attempts: i32,
+    /// When the owed change is tried again; `None` once DNS holds it.
+    pub dns_retry_at: Option<OffsetDateTime>,
     /// Hosts written at commit.
     pub dns_hosts: Option<Vec<String>>,
     /// Set once release was asked for; the row goes when its records are gone.

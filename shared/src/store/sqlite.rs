@@ -46,6 +46,8 @@ impl<'r> FromRow<'r, SqliteRow> for Stored {
             lapsed: row.try_get("lapsed")?,
             dns_state: row.try_get("dns_state")?,
             dns_version: row.try_get("dns_version")?,
+            dns_attempts: row.try_get("dns_attempts")?,
+            dns_retry_at: row.try_get("dns_retry_at")?,
             dns_hosts,
             releasing_since: row.try_get("releasing_since")?,
         }))

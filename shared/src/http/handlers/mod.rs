@@ -2,6 +2,7 @@
 //! the layers around them (auth, limits, timeouts, request ids, metrics, the access log) are
 //! the router's and the endpoint's, not theirs.
 
+pub mod allocation;
 pub mod check;
 pub mod commit;
 pub mod health;
@@ -9,6 +10,7 @@ pub mod history;
 pub mod list;
 pub mod livez;
 pub mod metrics;
+pub mod openapi;
 pub mod readyz;
 pub mod release;
 pub mod reserve;

@@ -9,7 +9,7 @@ with changed as (
     returning pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
         load_balancer_ip, reservation_token, created_by,
         (state = 'reserved' and expires_at <= now()) as lapsed,
-        dns_state, dns_version, dns_hosts, releasing_since),
+        dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since),
 logged as (
     insert into allocation_events
         (pool_domain, subdomain, event, actor, request_id, detail)

@@ -18,7 +18,7 @@ with changed as (
     returning pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
         load_balancer_ip, reservation_token, created_by,
         (state = 'reserved' and expires_at <= now()) as lapsed,
-        dns_state, dns_version, dns_hosts, releasing_since,
+        dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since,
         -- xmax is 0 on a fresh insert and set on a takeover (the conflict's update).
         held.xmax <> 0 as took_over),
 logged as (

@@ -1,0 +1,114 @@
+//! `GET /openapi.json` and `/openapi.yaml`: the contract as this process serves it. The
+//! spec file describes what is fixed; what depends on the process or lives in code is filled
+//! in here from its one source: the managed pools (the enum of `{domain}`), the reserved
+//! labels (refused by the subdomain schema) and, from the route table, which operations need
+//! a bearer token (only when tokens are configured, since otherwise none does).
+
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use super::Call;
+use crate::Error;
+use crate::config::ApiTokens;
+use crate::domain::{ManagedDomains, PoolDomain, RESERVED_LABELS};
+use crate::http::response::{self, HttpResponse};
+use crate::http::routes::{Guard, ROUTES};
+
+/// `shared/openapi.yaml` as JSON, converted by build.rs.
+const SPEC: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
+
+/// The spec as a process with these pools and tokens serves it.
+pub fn document(domains: &ManagedDomains, tokens: &ApiTokens) -> Value {
+    let mut spec: Value = serde_json::from_str(SPEC).unwrap_or_default();
+    if let Some(schema) = spec.pointer_mut("/components/parameters/Domain/schema") {
+        schema["enum"] = domains.iter().map(PoolDomain::as_str).collect();
+    }
+    if let Some(schema) = spec.pointer_mut("/components/schemas/Subdomain") {
+        schema["not"] = json!({ "pattern": reserved_pattern() });
+    }
+    if !tokens.is_empty() {
+        for route in ROUTES.iter().filter(|route| route.guard == Guard::Bearer) {
+            let method = route.method.as_str().to_ascii_lowercase();
+            if let Some(operation) = spec
+                .get_mut("paths")
+                .and_then(|paths| paths.get_mut(route.path)?.get_mut(method.as_str()))
+            {
+                operation["security"] = json!([{ "bearer": [] }]);
+            }
+        }
+    }
+    spec
+}
+
+/// Matches any reserved label in any case (`[aA][pP][iI]`): labels are compared lowercase,
+/// and a pattern has no case-insensitive flag that every JSON Schema dialect reads.
+fn reserved_pattern() -> String {
+    let any_case = |label: &str| -> String {
+        label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphabetic() {
+                    format!("[{}{}]", c, c.to_ascii_uppercase())
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let labels: Vec<String> = RESERVED_LABELS
+        .iter()
+        .map(|label| any_case(label))
+        .collect();
+    format!("^({})$", labels.join("|"))
+}
+
+fn served(call: &Call) -> Value {
+    document(call.pdm().domains(), &call.ctx.api_tokens)
+}
+
+pub async fn json(call: Call) -> Result<HttpResponse, Error> {
+    Ok(response::json(StatusCode::OK, &served(&call)))
+}
+
+/// The same document. JSON is YAML (1.2), so no YAML writer ships in the binary for it.
+pub async fn yaml(call: Call) -> Result<HttpResponse, Error> {
+    let text = serde_json::to_vec_pretty(&served(&call)).unwrap_or_default();
+    Ok(response::bytes_with_type(
+        StatusCode::OK,
+        "application/yaml",
+        text,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reserved_pattern_names_every_label_in_any_case() {
+        let pattern = reserved_pattern();
+        assert!(pattern.starts_with("^([aA][dD][mM][iI][nN]|"), "{pattern}");
+        assert!(pattern.contains("|[kK]8[sS]|"), "{pattern}");
+        assert_eq!(pattern.matches('|').count(), RESERVED_LABELS.len() - 1);
+    }
+
+    #[test]
+    fn guarded_operations_need_a_token_only_when_tokens_are_configured() {
+        let domains = ManagedDomains::parse("omani.works,openova.io").unwrap();
+        let open = document(&domains, &ApiTokens::parse("").unwrap());
+        let guarded = document(
+            &domains,
+            &ApiTokens::parse("catalyst=s3cret-token").unwrap(),
+        );
+
+        let reserve = "/paths/~1api~1v1~1pool~1{domain}~1reserve/post/security";
+        let check = "/paths/~1api~1v1~1pool~1{domain}~1check/get/security";
+        assert_eq!(open.pointer(reserve), None);
+        assert_eq!(guarded.pointer(reserve), Some(&json!([{ "bearer": [] }])));
+        assert_eq!(guarded.pointer(check), None);
+        assert_eq!(
+            guarded.pointer("/components/parameters/Domain/schema/enum"),
+            Some(&json!(["omani.works", "openova.io"]))
+        );
+    }
+}
