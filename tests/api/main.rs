@@ -37,6 +37,7 @@ macro_rules! contract_test {
 }
 
 mod audit;
+mod aws_secrets;
 mod check;
 mod cli;
 mod commit;

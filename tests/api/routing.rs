@@ -350,3 +350,48 @@ fn template_yaml_deploys_each_function_with_the_route_tables_routes() {
         );
     }
 }
+
+#[test]
+fn template_yaml_is_secure_by_default() {
+    let template = include_str!("../../template.yaml");
+    let resources = sam_resources();
+    let lines_of = |name: &str| {
+        resources
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, lines)| lines.join("\n"))
+            .unwrap_or_else(|| panic!("{name} is in the template"))
+    };
+
+    // SigV4 unless the deployer opens it.
+    let api_auth = template.split("  ApiAuth:\n").nth(1).expect("ApiAuth");
+    assert!(api_auth.contains("Default: AWS_IAM"), "{api_auth}");
+    // No secret is a variable: they come from Secrets Manager at cold start.
+    let globals = template
+        .split("Globals:")
+        .nth(1)
+        .and_then(|rest| rest.split("Resources:").next())
+        .expect("Globals");
+    for secret in pdm_runtime::secrets::SECRET_KEYS {
+        assert!(!globals.contains(secret), "{secret} is a plain variable");
+    }
+    assert!(globals.contains("PDM_SECRET_ID:"));
+    // Every function runs as the one role, which may read the one secret and nothing more.
+    for (name, lines) in &resources {
+        if lines.iter().any(|l| l == "Type: AWS::Serverless::Function") {
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l == "Role: !GetAtt PdmFunctionRole.Arn"),
+                "{name} runs as PdmFunctionRole"
+            );
+        }
+    }
+    let role = lines_of("PdmFunctionRole");
+    let actions: Vec<&str> = role
+        .lines()
+        .filter_map(|line| line.strip_prefix("Action: "))
+        .collect();
+    assert_eq!(actions, ["sts:AssumeRole", "secretsmanager:GetSecretValue"]);
+    assert!(role.contains("Resource: !If [CreateSecret, !Ref PdmSecret, !Ref SecretArn]"));
+}

@@ -142,6 +142,21 @@ impl Process {
         }
     }
 
+    /// Runs `binary` with only `env` until it exits by itself: its status and its logs.
+    pub async fn run_to_exit(
+        binary: &str,
+        env: &[(String, String)],
+    ) -> (std::process::ExitStatus, String) {
+        let log = std::env::temp_dir().join(format!("pdm-exit-{}.log", uuid::Uuid::new_v4()));
+        let file = std::fs::File::create(&log).expect("a log file");
+        let status = Self::spawn_with_stderr(binary, &[], env, file.into())
+            .exit_status()
+            .await;
+        let logs = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        (status, logs)
+    }
+
     /// Waits for the process to exit by itself.
     pub async fn exit_status(mut self) -> std::process::ExitStatus {
         let started = Instant::now();

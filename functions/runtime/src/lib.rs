@@ -6,7 +6,9 @@
 mod http_server;
 mod job;
 mod lambda;
+pub mod secrets;
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -21,17 +23,28 @@ pub fn on_lambda() -> bool {
     std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
 }
 
-/// Reads the configuration, starts logging and builds the shared state, saying loudly what
-/// was defaulted. `Err` carries the exit code to stop with.
-pub fn start() -> Result<(Config, Arc<Ctx>), ExitCode> {
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(error) => {
-            pdm_core::telemetry::init("info", pdm_core::config::LogFormat::Json);
-            tracing::error!(error.message = %error, "invalid configuration");
-            return Err(ExitCode::from(2));
-        }
+/// Reads the configuration (with the secrets of `PDM_SECRET_ID`, when set), starts logging
+/// and builds the shared state, saying loudly what was defaulted. `Err` carries the exit code
+/// to stop with.
+pub async fn start() -> Result<(Config, Arc<Ctx>), ExitCode> {
+    let refuse = |error: &dyn std::fmt::Display| {
+        pdm_core::telemetry::init("info", pdm_core::config::LogFormat::Json);
+        tracing::error!(error.message = %error, "invalid configuration");
+        ExitCode::from(2)
     };
+    let secrets = match std::env::var(secrets::SECRET_ID) {
+        Ok(id) if !id.trim().is_empty() => {
+            secrets::load(id.trim()).await.map_err(|e| refuse(&e))?
+        }
+        _ => HashMap::new(),
+    };
+    let config = Config::from_lookup(|name| {
+        secrets
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    })
+    .map_err(|e| refuse(&e))?;
     pdm_core::telemetry::init(&config.log_level, config.log_format);
     if config.api_tokens.is_empty() {
         tracing::warn!("PDM_API_TOKENS is not set: reserve, commit, release and list are OPEN");
@@ -48,7 +61,7 @@ pub fn start() -> Result<(Config, Arc<Ctx>), ExitCode> {
 /// The whole `main` of a per-endpoint function: its routes (the route table's rows naming
 /// `function`) on Lambda or on `$PORT`.
 pub async fn function(function: &str) -> ExitCode {
-    let (config, ctx) = match start() {
+    let (config, ctx) = match start().await {
         Ok(started) => started,
         Err(code) => return code,
     };
