@@ -31,15 +31,19 @@ async fn a_function_takes_its_database_and_tokens_from_the_secret_once_per_cold_
     let arn = moto.create_secret("pdm/test", &secret.to_string()).await;
     let env = with_secret(moto.env(None), &arn);
 
+    moto.start_recording().await;
+
     // Act
     let function = Process::start("pdm-list", &env).await;
+    let calls = moto.recorded_operations().await;
     drop(moto); // read once at start: no request needs Secrets Manager
     let client = reqwest::Client::new();
     let list = format!("{}/api/v1/pool/{POOL}/list", function.base);
     let anonymous = client.get(&list).send().await.unwrap();
     let authorized = client.get(&list).bearer_auth(TOKEN).send().await.unwrap();
 
-    // Assert
+    // Assert: one round trip at start, and the secret's values in force.
+    assert_eq!(calls, ["secretsmanager.GetSecretValue"]);
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(authorized.status(), StatusCode::OK);
     let body: serde_json::Value = authorized.json().await.unwrap();

@@ -142,6 +142,39 @@ impl Moto {
             .expect("IAM answers")
     }
 
+    /// Starts moto's recorder: every request from now on is kept.
+    pub async fn start_recording(&self) {
+        self.client
+            .post(format!("{}/moto-api/recorder/start-recording", self.url))
+            .send()
+            .await
+            .expect("moto answers");
+    }
+
+    /// The operations (`secretsmanager.GetSecretValue`, …) of the recorded requests, in order.
+    pub async fn recorded_operations(&self) -> Vec<String> {
+        let recording = self
+            .client
+            .get(format!("{}/moto-api/recorder/download-recording", self.url))
+            .send()
+            .await
+            .expect("moto answers")
+            .text()
+            .await
+            .expect("a recording");
+        recording
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                let request: Value = serde_json::from_str(line).expect("a recorded request");
+                request["headers"]["X-Amz-Target"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_owned()
+            })
+            .collect()
+    }
+
     /// The environment that sends a process's AWS calls here, signed with `credentials`.
     pub fn env(&self, credentials: Option<&Credentials>) -> Vec<(String, String)> {
         let (id, secret) = credentials.map_or(("testing", "testing"), |c| {
