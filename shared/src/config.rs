@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::dns::powerdns::{ChildZones, Delegation};
 use crate::dns::{DEFAULT_SOVEREIGN_HOSTS, ForeignRecords};
 use crate::domain::{ManagedDomains, Subdomain};
 
@@ -29,6 +30,9 @@ pub struct Config {
     pub pdns_api_key: Option<SecretString>,
     pub pdns_server_id: String,
     pub pdns_timeout: Duration,
+    /// How PowerDNS publishes a sovereign (`PDNS_DELEGATION`, `PDNS_NAMESERVERS`,
+    /// `PDNS_DNSSEC`): a signed child zone by default.
+    pub pdns_delegation: Delegation,
     /// Host labels each sovereign gets under its subdomain (`*` alone covers the others).
     pub sovereign_hosts: Vec<String>,
     pub managed_domains: ManagedDomains,
@@ -119,6 +123,30 @@ impl Config {
             }
             DnsProviderKind::LogOnly => {}
         }
+        let pdns_delegation = match parsed("PDNS_DELEGATION", "child-zone").0.trim() {
+            "records" => Delegation::Records,
+            "child-zone" => {
+                let nameservers = parse_with(parsed("PDNS_NAMESERVERS", ""), nameservers)?;
+                if dns_provider == DnsProviderKind::PowerDns && nameservers.is_empty() {
+                    return Err(ConfigError {
+                        variable: "PDNS_NAMESERVERS",
+                        problem: "must name the fleet's name servers when PDNS_DELEGATION is \
+                                  child-zone (the default); or set PDNS_DELEGATION=records"
+                            .to_owned(),
+                    });
+                }
+                Delegation::ChildZone(ChildZones {
+                    nameservers,
+                    dnssec: parse_with(parsed("PDNS_DNSSEC", "true"), boolean)?,
+                })
+            }
+            _ => {
+                return Err(ConfigError {
+                    variable: "PDNS_DELEGATION",
+                    problem: "must be child-zone or records".to_owned(),
+                });
+            }
+        };
 
         Ok(Self {
             port: parse_with(parsed("PORT", "8080"), |v| v.trim().parse::<u16>())?,
@@ -144,6 +172,7 @@ impl Config {
             pdns_api_key,
             pdns_server_id: parsed("PDNS_SERVER_ID", "localhost").0.trim().to_owned(),
             pdns_timeout: parse_with(parsed("PDNS_TIMEOUT", "10s"), positive_duration)?,
+            pdns_delegation,
             sovereign_hosts: parse_with(
                 parsed("PDM_SOVEREIGN_HOSTS", &DEFAULT_SOVEREIGN_HOSTS.join(",")),
                 sovereign_hosts,
@@ -277,6 +306,25 @@ fn positive_duration(value: &str) -> Result<Duration, String> {
 }
 
 /// `*` and plain labels, comma/space separated, de-duplicated in order.
+/// Name servers as absolute names (`ns1.openova.io.`), in the order given.
+fn nameservers(list: &str) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = Vec::new();
+    for raw in list.split(|c: char| c == ',' || c.is_whitespace()) {
+        let name = raw.trim_end_matches('.').to_ascii_lowercase();
+        if name.is_empty() {
+            continue;
+        }
+        if !crate::domain::is_hostname(&name) || !name.contains('.') {
+            return Err(format!("{raw:?} is not a name server's host name"));
+        }
+        let absolute = format!("{name}.");
+        if !names.contains(&absolute) {
+            names.push(absolute);
+        }
+    }
+    Ok(names)
+}
+
 fn sovereign_hosts(list: &str) -> Result<Vec<String>, String> {
     let mut hosts: Vec<String> = Vec::new();
     for raw in list.split(|c: char| c == ',' || c.is_whitespace()) {
@@ -567,6 +615,7 @@ mod tests {
         let pdns = [
             ("PDNS_API_URL", "http://127.0.0.1:8081"),
             ("PDNS_API_KEY", "k"),
+            ("PDNS_NAMESERVERS", "ns1.openova.io"),
         ];
 
         assert_eq!(provider(&[]).unwrap(), DnsProviderKind::LogOnly);
@@ -580,6 +629,44 @@ mod tests {
         let config = config(&[&pdns[..], &[("PDM_DNS_PROVIDER", "powerdns")]].concat()).unwrap();
         assert_eq!(config.pdns_server_id, "localhost");
         assert_eq!(config.pdns_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn powerdns_makes_signed_child_zones_unless_told_records_and_needs_the_fleets_name_servers() {
+        let pdns = [("PDNS_API_URL", "http://x"), ("PDNS_API_KEY", "k")];
+        let with = |extra: &[(&str, &str)]| config(&[&pdns[..], extra].concat());
+
+        assert_eq!(with(&[]).unwrap_err().variable, "PDNS_NAMESERVERS");
+        assert_eq!(
+            with(&[("PDNS_DELEGATION", "records")])
+                .unwrap()
+                .pdns_delegation,
+            Delegation::Records
+        );
+        let child = with(&[(
+            "PDNS_NAMESERVERS",
+            "NS1.openova.io., ns2.openova.io ns1.openova.io",
+        )])
+        .unwrap()
+        .pdns_delegation;
+        assert_eq!(
+            child,
+            Delegation::ChildZone(ChildZones {
+                nameservers: vec!["ns1.openova.io.".to_owned(), "ns2.openova.io.".to_owned()],
+                dnssec: true,
+            })
+        );
+        let unsigned = with(&[("PDNS_NAMESERVERS", "ns1.x.io"), ("PDNS_DNSSEC", "false")]);
+        assert!(matches!(
+            unsigned.unwrap().pdns_delegation,
+            Delegation::ChildZone(ChildZones { dnssec: false, .. })
+        ));
+        let bad = [("PDNS_DELEGATION", "zones")];
+        assert_eq!(with(&bad).unwrap_err().variable, "PDNS_DELEGATION");
+        let bad = [("PDNS_NAMESERVERS", "not a host!")];
+        assert_eq!(with(&bad).unwrap_err().variable, "PDNS_NAMESERVERS");
+        // Another provider needs none of it.
+        assert!(config(&[]).is_ok());
     }
 
     #[test]

@@ -174,10 +174,11 @@ fn dns_provider(config: &Config) -> anyhow::Result<Arc<dyn dns::DnsProvider>> {
                 config.pdns_api_key.clone().ok_or_else(missing)?,
                 config.pdns_timeout,
                 dns::RetryPolicy::default(),
+                config.pdns_delegation.clone(),
             )?;
             tracing::info!(
                 api = url, server = %config.pdns_server_id, hosts = ?config.sovereign_hosts,
-                "DNS provider: PowerDNS"
+                delegation = ?config.pdns_delegation, "DNS provider: PowerDNS"
             );
             Ok(Arc::new(powerdns))
         }

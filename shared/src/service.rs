@@ -496,6 +496,16 @@ impl Pdm {
         })
     }
 
+    /// Marks every committed allocation's records as owed again, then reconciles: each is
+    /// published as the provider is now configured. Moving PowerDNS from `records` to
+    /// `child-zone` this way replaces each sovereign's records in the pool zone by its
+    /// delegation in one atomic `PATCH`, so its names never stop resolving.
+    pub async fn republish(&self) -> Result<(u64, MaintenanceReport), Error> {
+        let owed = self.store.republish().await?;
+        info!(owed, "every committed allocation is owed to DNS again");
+        Ok((owed, self.reconcile().await?))
+    }
+
     /// Compares the pool's live zone with the table (see [`ZoneWriter::drift`]).
     pub async fn drift(&self, pool: &PoolDomain) -> Result<Option<Drift>, Error> {
         self.zones.drift(pool).await

@@ -51,6 +51,7 @@ mod list;
 mod metrics;
 mod openapi;
 mod powerdns;
+mod powerdns_child_zones;
 mod race;
 mod release;
 mod reserve;

@@ -9,7 +9,7 @@ use futures::future::join_all;
 use http::StatusCode;
 use pdm_core::dns::powerdns::{Change, Content, PowerDns, RrSet};
 use pdm_core::dns::{DnsError, RetryPolicy};
-use pdm_core::domain::{ManagedDomains, PoolDomain};
+use pdm_core::domain::PoolDomain;
 use pdm_tests::powerdns::{PDNS_KEY, PdnsServer};
 use pdm_tests::{LB_IP, LogCapture, POOL, Serving, TestApp};
 use sqlx::PgPool;
@@ -18,7 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 const HOSTS: [&str; 6] = ["*", "console", "gitea", "harbor", "admin", "api"];
 
 fn pool(name: &str) -> PoolDomain {
-    ManagedDomains::parse(name).unwrap().resolve(name).unwrap()
+    pdm_tests::pool_domain(name)
 }
 
 /// The address RRsets PDM should own for `sub`, as the server would hold them.
@@ -342,16 +342,21 @@ async fn drift_compares_the_zones_rrsets_with_the_table(db: PgPool) {
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn the_server_commits_through_powerdns_chosen_by_configuration(db: PgPool) {
     // The combined server and the commit function, configured only by the environment.
+    // The default (a signed child zone per sovereign) on one, records in the pool zone on
+    // the other.
     let server = PdnsServer::start();
-    let env = [
+    let base = [
         ("PDM_DNS_PROVIDER", "powerdns"),
         ("PDNS_API_URL", server.url.as_str()),
         ("PDNS_API_KEY", PDNS_KEY),
     ];
-    for (serving, sub) in [
-        (Serving::CombinedServer, "alpha"),
-        (Serving::Functions, "omega"),
+    let child_zones = [("PDNS_NAMESERVERS", "ns1.openova.io, ns2.openova.io")];
+    let records = [("PDNS_DELEGATION", "records")];
+    for (serving, sub, mode) in [
+        (Serving::CombinedServer, "alpha", &child_zones),
+        (Serving::Functions, "omega", &records),
     ] {
+        let env = [&base[..], &mode[..]].concat();
         let app = TestApp::served(db.clone(), serving, &env).await;
 
         app.allocate(sub).await;
@@ -382,6 +387,7 @@ async fn failures_are_clear_and_the_key_never_reaches_logs_answers_or_the_table(
                 min_delay: std::time::Duration::from_millis(5),
                 max_delay: std::time::Duration::from_millis(10),
             },
+            pdm_core::dns::powerdns::Delegation::Records,
         )
         .unwrap()
     };

@@ -441,6 +441,13 @@ impl TextRequest for Endpoint {
 }
 
 /// A request with a raw body and the given headers, for malformed or unusual requests.
+/// A managed pool domain by name.
+pub fn pool_domain(name: &str) -> pdm_core::domain::PoolDomain {
+    pdm_core::domain::ManagedDomains::parse(name)
+        .and_then(|domains| domains.resolve(name).map_err(|e| e.to_string()))
+        .expect("a pool domain")
+}
+
 pub fn raw_request(
     method: Method,
     uri: &str,

@@ -6,11 +6,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use pdm_core::dns::RetryPolicy;
-use pdm_core::dns::powerdns::{PowerDns, RrSet};
+use pdm_core::dns::powerdns::{ChildZones, Delegation, PowerDns, RrSet};
 use pdm_core::domain::ManagedDomains;
 
 /// The PowerDNS API key of the tests: recognizable, so a test can prove it never leaks.
 pub const PDNS_KEY: &str = "pdns-test-key-8d21aa";
+
+/// The fleet's name servers in the child-zone tests.
+pub const FLEET_NAMESERVERS: [&str; 2] = ["ns1.openova.io.", "ns2.openova.io."];
 
 pub struct PdnsServer {
     dir: PathBuf,
@@ -80,8 +83,14 @@ impl PdnsServer {
         );
     }
 
-    /// A client of this server's API, retrying passing failures quickly.
+    /// A client of this server's API writing records into the pool zone, retrying passing
+    /// failures quickly.
     pub fn client(&self) -> PowerDns {
+        self.client_publishing(Delegation::Records)
+    }
+
+    /// A client publishing each sovereign as `delegation` says.
+    pub fn client_publishing(&self, delegation: Delegation) -> PowerDns {
         PowerDns::new(
             &self.url,
             "localhost",
@@ -92,6 +101,7 @@ impl PdnsServer {
                 min_delay: Duration::from_millis(5),
                 max_delay: Duration::from_millis(20),
             },
+            delegation,
         )
         .expect("a PowerDNS client")
     }
@@ -109,6 +119,58 @@ impl PdnsServer {
             .collect();
         rrsets.sort_by(|a, b| (&a.name, &a.kind).cmp(&(&b.name, &b.kind)));
         rrsets
+    }
+
+    /// `dig`'s whole answer for `name`'s `kind` records, with DNSSEC records when `dnssec`.
+    pub fn dig(&self, name: &str, kind: &str, dnssec: bool) -> String {
+        let port = self.dns_port.to_string();
+        let mut args = vec!["@127.0.0.1", "-p", &port, "+norec", "+tries=3", "+time=2"];
+        if dnssec {
+            args.push("+dnssec");
+        }
+        args.extend([name, kind]);
+        let output = Command::new("dig")
+            .args(&args)
+            .output()
+            .expect("dig runs (Debian's dnsutils; `scripts/pdns install`)");
+        assert!(output.status.success(), "dig {name} failed");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// The API's answer to `GET path` (below the server), `None` for 404.
+    pub async fn api_get(&self, path: &str) -> Option<serde_json::Value> {
+        let response = reqwest::Client::new()
+            .get(format!("{}/api/v1/servers/localhost/{path}", self.url))
+            .header("x-api-key", PDNS_KEY)
+            .send()
+            .await
+            .expect("PowerDNS answers");
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return None;
+        }
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        Some(response.json().await.expect("JSON"))
+    }
+
+    /// Creates `zone` as a half-made attempt would leave it: PowerDNS's default SOA, no
+    /// records, no keys.
+    pub async fn create_bare_zone(&self, zone: &str) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/servers/localhost/zones", self.url))
+            .header("x-api-key", PDNS_KEY)
+            .json(&serde_json::json!({"name": zone, "kind": "Native", "nameservers": ["ns9.example."]}))
+            .send()
+            .await
+            .expect("PowerDNS answers");
+        assert!(
+            response.status().is_success(),
+            "create {zone}: {}",
+            response.status()
+        );
     }
 
     /// What the server answers over DNS for `name`'s `kind` records (`dig +short`).
@@ -148,6 +210,19 @@ impl crate::TestApp {
     /// PDM writing DNS to `server` through the PowerDNS provider.
     pub fn with_powerdns(db: sqlx::PgPool, server: &PdnsServer) -> Self {
         Self::with_powerdns_configured(db, server, &[])
+    }
+
+    /// PDM publishing each sovereign in a child zone of `server`, signed when `dnssec`.
+    pub fn with_powerdns_child_zones(db: sqlx::PgPool, server: &PdnsServer, dnssec: bool) -> Self {
+        let delegation = Delegation::ChildZone(ChildZones {
+            nameservers: FLEET_NAMESERVERS.iter().map(|ns| ns.to_string()).collect(),
+            dnssec,
+        });
+        Self::with_provider(
+            db,
+            &crate::config(&[]),
+            std::sync::Arc::new(server.client_publishing(delegation)),
+        )
     }
 
     pub fn with_powerdns_configured(

@@ -85,6 +85,10 @@ enum Command {
         /// Only list the owed changes.
         #[arg(long)]
         dry_run: bool,
+        /// First mark every committed allocation as owed, so that all are published as the
+        /// provider is now configured (after switching PDNS_DELEGATION).
+        #[arg(long, conflicts_with = "dry_run")]
+        republish: bool,
     },
     /// Compare live zones with the table (exit 1 on differences the reconciler won't fix).
     Drift {
@@ -231,13 +235,20 @@ async fn run(cli: &Cli, ctx: &Arc<Ctx>) -> Result<ExitCode, Error> {
             print_report(out, &report);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Reconcile { dry_run: true } => {
+        Command::Reconcile { dry_run: true, .. } => {
             let owed = pdm.owed_changes().await?;
             print_allocations(out, &owed, false);
             Ok(exit_if(owed.is_empty()))
         }
-        Command::Reconcile { dry_run: false } => {
-            let report = pdm.reconcile().await?;
+        Command::Reconcile {
+            dry_run: false,
+            republish,
+        } => {
+            let report = if *republish {
+                pdm.republish().await?.1
+            } else {
+                pdm.reconcile().await?
+            };
             print_report(out, &report);
             Ok(exit_if(report.dns_pending == 0))
         }

@@ -506,6 +506,10 @@ pub trait Store: SharedQueries {
     async fn zones_owing(&self) -> Result<Vec<String>, sqlx::Error>;
     /// Rows whose DNS change is owed, soonest first.
     async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error>;
+    /// Marks every committed allocation's records as owed again, so that the writer
+    /// publishes them as the provider is now configured (after `PDNS_DELEGATION` changed);
+    /// how many.
+    async fn republish(&self) -> Result<u64, sqlx::Error>;
     /// Every row of the pool, lapsed or releasing included.
     async fn list_all(&self, pool: &PoolDomain) -> Result<Vec<Allocation>, sqlx::Error>;
     /// Live allocations of the pool after `after`, by subdomain, at most `limit` (all when

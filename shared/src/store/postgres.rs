@@ -251,6 +251,13 @@ impl Store for PgStore {
     }
 
     /// Rows whose DNS change is owed, soonest first.
+    async fn republish(&self) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(include_str!("sql/postgres/republish.sql"))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error> {
         sqlx::query_as(include_str!("sql/postgres/pending.sql"))
             .fetch_all(&self.pool)

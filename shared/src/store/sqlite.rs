@@ -384,6 +384,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn republish(&self) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(include_str!("sql/sqlite/republish.sql"))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn pending(&self) -> Result<Vec<Allocation>, sqlx::Error> {
         let rows: Vec<Stored> = sqlx::query_as(include_str!("sql/sqlite/pending.sql"))
             .fetch_all(&self.pool)

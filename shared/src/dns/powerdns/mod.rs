@@ -1,6 +1,12 @@
 //! The PowerDNS authoritative HTTP API. Unlike Dynadot, a change is one `PATCH` of exactly the
 //! sovereign's RRsets: no read-modify-write, nothing else in the zone is sent, TTLs are per
 //! RRset and there is no record cap.
+//!
+//! Two ways to publish a sovereign ([`Delegation`]): its address records in the pool zone
+//! (`records`), or, as the fleet runs it, a child zone per sovereign, delegated from the pool
+//! zone and signed with DNSSEC (`child-zone`, in [`child_zone`]).
+
+mod child_zone;
 
 use std::time::Duration;
 
@@ -151,6 +157,24 @@ fn zone_records(pool: &PoolDomain, rrsets: Vec<RrSet>) -> Vec<ZoneRecord> {
         .collect()
 }
 
+/// How a sovereign is published (`PDNS_DELEGATION`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delegation {
+    /// Its address records in the pool zone.
+    Records,
+    /// A child zone `sub.pool.` holding its records, delegated from the pool zone.
+    ChildZone(ChildZones),
+}
+
+/// How child zones are made (`PDNS_NAMESERVERS`, `PDNS_DNSSEC`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildZones {
+    /// The fleet's name servers, absolute (`ns1.openova.io.`); the first is the SOA primary.
+    pub nameservers: Vec<String>,
+    /// Sign each child zone and publish its DS in the pool zone.
+    pub dnssec: bool,
+}
+
 /// The API client. The key travels in a header marked sensitive; `Debug` shows none of it.
 #[derive(Debug)]
 pub struct PowerDns {
@@ -160,6 +184,7 @@ pub struct PowerDns {
     server_id: String,
     key: SecretString,
     retry: RetryPolicy,
+    delegation: Delegation,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +205,7 @@ impl PowerDns {
         key: SecretString,
         timeout: Duration,
         retry: RetryPolicy,
+        delegation: Delegation,
     ) -> Result<Self, DnsError> {
         let mut header = HeaderValue::from_str(key.expose_secret()).map_err(|_| {
             DnsError::Refused("PDNS_API_KEY holds characters a header cannot carry".to_owned())
@@ -198,14 +224,27 @@ impl PowerDns {
             server_id: server_id.to_owned(),
             key,
             retry,
+            delegation,
         })
     }
 
     /// Every RRset of the pool's zone.
     pub async fn rrsets(&self, pool: &PoolDomain) -> Result<Vec<RrSet>, DnsError> {
-        let body = self.call(Method::GET, pool, None).await?;
+        self.rrsets_of(&format!("{pool}.")).await?.ok_or_else(|| {
+            DnsError::Unwritable(format!(
+                "PowerDNS server {:?} has no zone {pool}. (HTTP 404)",
+                self.server_id
+            ))
+        })
+    }
+
+    /// Every RRset of `zone` (absolute), `None` when the server has no such zone.
+    async fn rrsets_of(&self, zone: &str) -> Result<Option<Vec<RrSet>>, DnsError> {
+        let Some(body) = self.call(Method::GET, &zone_path(zone), None).await? else {
+            return Ok(None);
+        };
         serde_json::from_slice::<ZoneAnswer>(&body)
-            .map(|zone| zone.rrsets)
+            .map(|zone| Some(zone.rrsets))
             .map_err(|e| {
                 DnsError::Unavailable(format!("PowerDNS answered an unreadable zone: {e}"))
             })
@@ -213,20 +252,35 @@ impl PowerDns {
 
     /// Applies `changes` to the pool's zone atomically.
     pub async fn patch(&self, pool: &PoolDomain, changes: &[Change]) -> Result<(), DnsError> {
-        let body = serde_json::json!({ "rrsets": changes });
-        self.call(Method::PATCH, pool, Some(&body)).await.map(drop)
+        self.patch_zone(&format!("{pool}."), changes).await
     }
 
+    async fn patch_zone(&self, zone: &str, changes: &[Change]) -> Result<(), DnsError> {
+        let body = serde_json::json!({ "rrsets": changes });
+        self.call(Method::PATCH, &zone_path(zone), Some(&body))
+            .await?
+            .map(drop)
+            .ok_or_else(|| self.no_zone(zone))
+    }
+
+    fn no_zone(&self, zone: &str) -> DnsError {
+        DnsError::Unwritable(format!(
+            "PowerDNS server {:?} has no zone {zone} (HTTP 404)",
+            self.server_id
+        ))
+    }
+
+    /// `method path` (below the server's URL) with retries; `None` for 404.
     async fn call(
         &self,
         method: Method,
-        pool: &PoolDomain,
+        path: &str,
         body: Option<&serde_json::Value>,
-    ) -> Result<bytes::Bytes, DnsError> {
-        let what = format!("{method} zone {pool}");
+    ) -> Result<Option<bytes::Bytes>, DnsError> {
+        let what = format!("{method} {path}");
         self.retry
             .run(&what, &self.key, || {
-                self.request(method.clone(), pool, body)
+                self.request(method.clone(), path, body)
             })
             .await
     }
@@ -234,15 +288,15 @@ impl PowerDns {
     async fn request(
         &self,
         method: Method,
-        pool: &PoolDomain,
+        path: &str,
         body: Option<&serde_json::Value>,
-    ) -> Result<bytes::Bytes, DnsError> {
+    ) -> Result<Option<bytes::Bytes>, DnsError> {
         let transport = |e: reqwest::Error| {
             DnsError::Unavailable(format!("PowerDNS unreachable: {}", e.without_url()))
         };
         let mut request = self
             .http
-            .request(method, format!("{}/zones/{pool}.", self.server_url));
+            .request(method, format!("{}/{path}", self.server_url));
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -250,17 +304,14 @@ impl PowerDns {
         let status = response.status();
         let body = response.bytes().await.map_err(transport)?;
         if status.is_success() {
-            return Ok(body);
+            return Ok(Some(body));
         }
         // Errors come as {"error": "…"}, or as plain text for 401 and 404.
         let detail = serde_json::from_slice::<ErrorAnswer>(&body)
             .map(|answer| answer.error)
             .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
         Err(match status {
-            StatusCode::NOT_FOUND => DnsError::Unwritable(format!(
-                "PowerDNS server {:?} has no zone {pool}. (HTTP 404)",
-                self.server_id
-            )),
+            StatusCode::NOT_FOUND => return Ok(None),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 DnsError::Unwritable(format!("PowerDNS refused the API key (HTTP {status})"))
             }
@@ -274,7 +325,57 @@ impl PowerDns {
     }
 }
 
+/// The API path of `zone` (absolute, with its trailing dot).
+fn zone_path(zone: &str) -> String {
+    format!("zones/{zone}")
+}
+
 impl PowerDns {
+    /// One read of the zone, so that no record PDM did not write is replaced unnoticed and
+    /// only the sovereigns' own records are removed, then one atomic `PATCH` carrying every
+    /// change's RRsets. Should PowerDNS refuse that `PATCH`, each change is tried alone, so
+    /// that the one it refuses holds up no other.
+    async fn apply_records(
+        &self,
+        pool: &PoolDomain,
+        changes: &[ZoneChange],
+        foreign: ForeignRecords,
+    ) -> Result<Applied, DnsError> {
+        let rrsets = self.rrsets(pool).await?;
+        let mut zone = zone_records(pool, rrsets.clone());
+        let mut patch = Vec::new();
+        let mut outcomes = Vec::new();
+        for change in changes {
+            outcomes.push(match change {
+                ZoneChange::Publish(records) => adoptable(records, &zone, foreign).inspect(|_| {
+                    patch.extend(publish_changes(records));
+                }),
+                ZoneChange::Withdraw(records) => {
+                    patch.extend(withdraw_changes(records, &rrsets));
+                    Ok(Vec::new())
+                }
+            });
+        }
+        match self.patch_if_any(pool, &patch).await {
+            Err(DnsError::Refused(_)) if changes.len() > 1 => {
+                return self.apply_one_by_one(pool, changes, foreign).await;
+            }
+            result => result?,
+        }
+        for (change, outcome) in changes.iter().zip(&outcomes) {
+            if outcome.is_ok() {
+                zone = after(zone, change);
+            }
+        }
+        Ok(Applied {
+            zone: Some(ZoneUsage {
+                record_limit: None,
+                records: zone,
+            }),
+            outcomes,
+        })
+    }
+
     async fn patch_if_any(&self, pool: &PoolDomain, changes: &[Change]) -> Result<(), DnsError> {
         if changes.is_empty() {
             return Ok(());
@@ -329,49 +430,18 @@ impl DnsProvider for PowerDns {
         true
     }
 
-    /// One read of the zone, so that no record PDM did not write is replaced unnoticed and
-    /// only the sovereigns' own records are removed, then one atomic `PATCH` carrying every
-    /// change's RRsets. Should PowerDNS refuse that `PATCH`, each change is tried alone, so
-    /// that the one it refuses holds up no other.
     async fn apply(
         &self,
         pool: &PoolDomain,
         changes: &[ZoneChange],
         foreign: ForeignRecords,
     ) -> Result<Applied, DnsError> {
-        let rrsets = self.rrsets(pool).await?;
-        let mut zone = zone_records(pool, rrsets.clone());
-        let mut patch = Vec::new();
-        let mut outcomes = Vec::new();
-        for change in changes {
-            outcomes.push(match change {
-                ZoneChange::Publish(records) => adoptable(records, &zone, foreign).inspect(|_| {
-                    patch.extend(publish_changes(records));
-                }),
-                ZoneChange::Withdraw(records) => {
-                    patch.extend(withdraw_changes(records, &rrsets));
-                    Ok(Vec::new())
-                }
-            });
-        }
-        match self.patch_if_any(pool, &patch).await {
-            Err(DnsError::Refused(_)) if changes.len() > 1 => {
-                return self.apply_one_by_one(pool, changes, foreign).await;
-            }
-            result => result?,
-        }
-        for (change, outcome) in changes.iter().zip(&outcomes) {
-            if outcome.is_ok() {
-                zone = after(zone, change);
+        match &self.delegation {
+            Delegation::Records => self.apply_records(pool, changes, foreign).await,
+            Delegation::ChildZone(zones) => {
+                self.apply_delegating(zones, pool, changes, foreign).await
             }
         }
-        Ok(Applied {
-            zone: Some(ZoneUsage {
-                record_limit: None,
-                records: zone,
-            }),
-            outcomes,
-        })
     }
 
     async fn usage(&self, pool: &PoolDomain) -> Result<Option<ZoneUsage>, DnsError> {
@@ -385,14 +455,16 @@ impl DnsProvider for PowerDns {
         &self,
         pool: &PoolDomain,
     ) -> Result<Option<Vec<(String, String)>>, DnsError> {
-        let records = zone_records(pool, self.rrsets(pool).await?);
-        Ok(Some(
-            records
-                .into_iter()
-                .filter(|r| ADDRESS_TYPES.contains(&r.record_type.as_str()))
-                .map(|r| (r.name, r.value))
-                .collect(),
-        ))
+        let parent = zone_records(pool, self.rrsets(pool).await?);
+        let mut records: Vec<(String, String)> = parent
+            .iter()
+            .filter(|r| ADDRESS_TYPES.contains(&r.record_type.as_str()))
+            .map(|r| (r.name.clone(), r.value.clone()))
+            .collect();
+        if let Delegation::ChildZone(zones) = &self.delegation {
+            records.extend(self.delegated_address_records(zones, pool, &parent).await?);
+        }
+        Ok(Some(records))
     }
 }
 
@@ -492,6 +564,7 @@ mod tests {
             SecretString::from("pdns-secret-key-77"),
             Duration::from_secs(1),
             RetryPolicy::default(),
+            Delegation::Records,
         )
         .unwrap();
 
