@@ -15,6 +15,9 @@ pub struct Moto {
     child: Child,
     pub url: String,
     client: reqwest::Client,
+    /// Where moto's recorder writes: its own file, as tests run side by side (moto's default
+    /// is one file in the working directory, shared by every server).
+    recording: std::path::PathBuf,
 }
 
 /// Credentials of an IAM user, as a process's environment.
@@ -40,6 +43,8 @@ impl Moto {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
+        let recording =
+            std::env::temp_dir().join(format!("pdm-moto-{}.recording", uuid::Uuid::new_v4()));
         let mut command = Command::new("python3");
         command
             .args([
@@ -50,6 +55,7 @@ impl Moto {
                 "-p",
                 &port.to_string(),
             ])
+            .env("MOTO_RECORDER_FILEPATH", &recording)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -63,6 +69,7 @@ impl Moto {
             child,
             url: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
+            recording,
         };
         let started = Instant::now();
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -196,5 +203,6 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.recording);
     }
 }

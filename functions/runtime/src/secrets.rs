@@ -9,7 +9,11 @@
 
 use std::collections::HashMap;
 
-use aws_config::BehaviorVersion;
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
+use aws_config::meta::region::ProvideRegion;
+use aws_sdk_secretsmanager::config::BehaviorVersion;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
@@ -40,15 +44,8 @@ pub enum SecretError {
 
 /// The variables the secret `id` holds.
 pub async fn load(id: &str) -> Result<HashMap<String, String>, SecretError> {
-    // rustls with ring, as everywhere else in PDM: no aws-lc C build.
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client)
-        .load()
-        .await;
-    let answer = aws_sdk_secretsmanager::Client::new(&sdk)
+    let answer = client()
+        .await
         .get_secret_value()
         .secret_id(id)
         .send()
@@ -58,6 +55,35 @@ pub async fn load(id: &str) -> Result<HashMap<String, String>, SecretError> {
         SecretError::Malformed(id.to_owned(), "it holds no text (SecretString)".to_owned())
     })?;
     parse(id, text)
+}
+
+/// A Secrets Manager client configured from the environment alone, as Lambda sets it up:
+/// credentials and region from aws-config's environment providers, and
+/// `AWS_ENDPOINT_URL_SECRETS_MANAGER` or `AWS_ENDPOINT_URL` when set. Not aws-config's whole
+/// default chain (profiles, SSO, STS, IMDS, ECS): a Lambda function never needs it, and it
+/// would more than double what reading one secret adds to every binary.
+async fn client() -> aws_sdk_secretsmanager::Client {
+    // rustls with ring, as everywhere else in PDM: no aws-lc C build.
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let region = EnvironmentVariableRegionProvider::new().region().await;
+    let mut config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http_client)
+        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        .region(region);
+    let endpoint = ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"]
+        .into_iter()
+        .find_map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|url| !url.trim().is_empty())
+        });
+    if let Some(url) = endpoint {
+        config = config.endpoint_url(url.trim());
+    }
+    aws_sdk_secretsmanager::Client::from_conf(config.build())
 }
 
 fn classify(id: &str, error: GetSecretValueError) -> SecretError {
