@@ -55,6 +55,8 @@ pub struct Config {
     pub allow_private_lb: bool,
     /// Whether a commit may replace records PDM did not write at the sovereign's names.
     pub foreign_records: ForeignRecords,
+    /// How old an allocation must be before an operator may force-release it.
+    pub force_release_grace: Duration,
 }
 
 /// A configuration value that could not be used, naming the variable but never its value.
@@ -192,6 +194,10 @@ impl Config {
             body_timeout: parse_with(parsed("PDM_BODY_TIMEOUT", "10s"), positive_duration)?,
             dns_wait: parse_with(parsed("PDM_DNS_WAIT", "10s"), positive_duration)?,
             allow_private_lb: parse_with(parsed("PDM_ALLOW_PRIVATE_LB", "false"), boolean)?,
+            force_release_grace: parse_with(
+                parsed("PDM_FORCE_RELEASE_GRACE", "30days"),
+                positive_duration,
+            )?,
             foreign_records: parse_with(parsed("PDM_FOREIGN_RECORDS", "refuse"), |v| {
                 match v.trim() {
                     "refuse" => Ok(ForeignRecords::Refuse),

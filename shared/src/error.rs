@@ -35,6 +35,19 @@ pub enum Error {
     InvalidToken,
     #[error("{0}")]
     NoRoute(String),
+    /// The FQDN is under no pool PDM manages (a bring-your-own sovereign: nothing to release).
+    #[error("{0} is not under a pool domain PDM manages; it holds no allocation here")]
+    NotManaged(String),
+    /// An operator's last resort needs its confirmation header.
+    #[error("force-release needs the header X-Force-Release-Confirm: yes")]
+    ConfirmationRequired,
+    /// A force-release before the allocation is `PDM_FORCE_RELEASE_GRACE` old.
+    /// When it would be allowed (RFC 3339).
+    #[error("the allocation is younger than the force-release grace; allowed from {0}")]
+    GraceNotElapsed(String),
+    /// A force-release of a sovereign whose FQDN still answers with its own address.
+    #[error("{0} still resolves to an address of its own: the sovereign looks alive")]
+    StillResolves(String),
     #[error("this path only answers {0}")]
     MethodNotAllowed(http::Method),
     #[error("the request body is larger than {0} bytes")]
@@ -75,6 +88,10 @@ impl Error {
             Self::Unauthorized => "unauthorized",
             Self::InvalidToken => "unauthorized",
             Self::NoRoute(_) => "not-found",
+            Self::NotManaged(_) => "not-managed",
+            Self::ConfirmationRequired => "confirmation-required",
+            Self::GraceNotElapsed(_) => "grace-not-elapsed",
+            Self::StillResolves(_) => "fqdn-still-resolves",
             Self::MethodNotAllowed(_) => "method-not-allowed",
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::BodyTimeout(_) => "request-timeout",

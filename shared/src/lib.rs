@@ -11,6 +11,7 @@ pub mod domain;
 mod error;
 pub mod http;
 pub mod metrics;
+pub mod resolver;
 pub mod service;
 pub mod store;
 pub mod telemetry;
@@ -77,8 +78,13 @@ impl Ctx {
         store: Arc<dyn Store>,
         dns: Arc<dyn dns::DnsProvider>,
     ) -> Arc<Self> {
+        Self::around(config, Pdm::new(store, dns, config))
+    }
+
+    /// The shared state around `pdm`, with `config`'s tokens and limits.
+    pub fn around(config: &Config, pdm: Pdm) -> Arc<Self> {
         Arc::new(Self {
-            pdm: Pdm::new(store, dns, config),
+            pdm,
             api_tokens: config.api_tokens.clone(),
             limits: Limits {
                 max_in_flight: config.max_in_flight,

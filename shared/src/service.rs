@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::dns::DnsProvider;
 use crate::domain::{CreatedBy, ManagedDomains, PoolDomain, Subdomain};
 use crate::metrics::Metrics;
+use crate::resolver::{Resolver, SystemResolver, answers_for_itself};
 use crate::store::{
     Activation, Actor, Allocation, DnsState, Event, Release, Reservation, State, Store,
 };
@@ -122,6 +123,9 @@ pub struct Pdm {
     reservation_ttl: Duration,
     sovereign_hosts: Vec<String>,
     allow_private_lb: bool,
+    force_release_grace: Duration,
+    /// Asked whether a sovereign still answers before an operator may force-release it.
+    resolver: Arc<dyn Resolver>,
     /// How long a DNS change being applied is left to its applier before the reconciler may
     /// try it too: twice the sweeper interval, at least a second.
     dns_lease: Duration,
@@ -138,9 +142,16 @@ impl Pdm {
             reservation_ttl: config.reservation_ttl,
             sovereign_hosts: config.sovereign_hosts.clone(),
             allow_private_lb: config.allow_private_lb,
+            force_release_grace: config.force_release_grace,
+            resolver: Arc::new(SystemResolver),
             dns_lease: (config.sweeper_interval * 2).max(Duration::from_secs(1)),
             metrics,
         }
+    }
+
+    /// The same, asking `resolver` whether a sovereign still answers (tests).
+    pub fn with_resolver(self, resolver: Arc<dyn Resolver>) -> Self {
+        Self { resolver, ..self }
     }
 
     /// The DNS side.
@@ -421,6 +432,63 @@ impl Pdm {
             .await;
         info!(?sync, "released an allocation");
         Ok((fqdn, sync))
+    }
+
+    /// The pool and label a sovereign's FQDN names (`acme.omani.works`): 404 `not-managed`
+    /// when it is under no managed pool, as a bring-your-own domain is.
+    pub fn split_fqdn(&self, fqdn: &str) -> Result<(PoolDomain, Subdomain), Error> {
+        let name = fqdn.trim().trim_end_matches('.').to_ascii_lowercase();
+        let Some((label, pool)) = name.split_once('.') else {
+            return Err(Error::InvalidFormat(
+                "sovereignFQDN must be <subdomain>.<pool domain>".to_owned(),
+            ));
+        };
+        let pool = self
+            .domains
+            .resolve(pool)
+            .map_err(|_| Error::NotManaged(name.clone()))?;
+        Ok((pool, Subdomain::parse(label)?))
+    }
+
+    /// An operator's last resort for a sovereign whose cluster never decommissioned: releases
+    /// it without its token, only once it is older than the grace and its FQDN no longer
+    /// answers with an address of its own; the reason goes into the audit trail.
+    pub async fn force_release(
+        &self,
+        fqdn: &str,
+        reason: &str,
+        grace_confirmed: bool,
+        actor: &Actor,
+    ) -> Result<(String, DnsSync), Error> {
+        if reason.trim().is_empty() {
+            return Err(Error::InvalidFormat(
+                "reason must say why the sovereign is released by force".to_owned(),
+            ));
+        }
+        if !grace_confirmed {
+            return Err(Error::InvalidFormat(
+                "graceConfirmed must be true: the operator confirms the grace has passed"
+                    .to_owned(),
+            ));
+        }
+        let (pool, sub) = self.split_fqdn(fqdn)?;
+        let held = self.allocation(&pool, &sub).await?.ok_or(Error::NotFound)?;
+        let allowed_at = held.reserved_at + self.force_release_grace;
+        if time::OffsetDateTime::now_utc() < allowed_at {
+            let allowed_at = allowed_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            return Err(Error::GraceNotElapsed(allowed_at));
+        }
+        let name = pool.fqdn(&sub)?;
+        if answers_for_itself(self.resolver.as_ref(), &name, pool.as_str()).await {
+            return Err(Error::StillResolves(name));
+        }
+        warn!(%pool, %sub, reason, actor = actor.name, "force-release");
+        let actor = actor
+            .clone()
+            .because(&format!("force-release: {}", reason.trim()));
+        self.release(&pool, &sub, None, &actor).await
     }
 
     /// One page of the pool's live allocations, ordered by subdomain.

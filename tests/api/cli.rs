@@ -268,3 +268,42 @@ async fn migrate_prepares_an_empty_database(db: PgPool) {
     );
     assert_eq!(check.code, 0, "{}", check.stderr);
 }
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn an_operator_can_force_release_only_past_the_grace(db: PgPool) {
+    // Arrange
+    let fake = fake_pool().await;
+    let token = reserve_token(&db, &fake, "orphan").await;
+    let commit = pdm(
+        &db,
+        &fake,
+        &["commit", POOL, "orphan", "--token", &token, "--ip", LB_IP],
+    )
+    .await;
+    assert_eq!(commit.code, 0, "{}", commit.stderr);
+    let fqdn = format!("orphan.{POOL}");
+    let force = [
+        "--json",
+        "force-release",
+        &fqdn,
+        "--reason",
+        "OPS-7",
+        "--grace-confirmed",
+    ];
+
+    // Act
+    let young = pdm(&db, &fake, &force).await;
+    sqlx::query("update pool_allocations set reserved_at = now() - interval '31 days'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let forced = pdm(&db, &fake, &force).await;
+
+    // Assert
+    assert_ne!(young.code, 0);
+    let refusal = young.json()["error"].as_str().unwrap_or_default().to_owned();
+    assert!(refusal.starts_with("grace-not-elapsed"), "{refusal}");
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert_eq!(forced.json()["freed"], fqdn.as_str());
+    assert_eq!(row_count(&db).await, 0);
+}

@@ -42,6 +42,7 @@ mod check;
 mod cli;
 mod commit;
 mod connections;
+mod decommission;
 mod dynadot;
 mod front_door;
 mod health;

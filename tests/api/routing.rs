@@ -178,6 +178,8 @@ contract_test!(
                 "reserve",
                 "commit",
                 "release",
+                "release-fqdn",
+                "force-release",
                 "list",
                 "allocation",
                 "history",

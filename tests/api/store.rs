@@ -76,6 +76,7 @@ fn actor() -> Actor {
     Actor {
         name: "tests".to_owned(),
         request_id: Some("req-1".to_owned()),
+        reason: None,
     }
 }
 

@@ -104,6 +104,11 @@ impl TestApp {
 
     pub fn with_provider(db: PgPool, config: &Config, dns: Arc<dyn DnsProvider>) -> Self {
         let ctx = Ctx::with_pool(config, &db, dns);
+        Self::with_ctx(db, ctx)
+    }
+
+    /// Served in-process by `ctx`.
+    fn with_ctx(db: PgPool, ctx: Arc<Ctx>) -> Self {
         Self {
             endpoint: Endpoint::router(ctx.clone()),
             ctx,
@@ -111,6 +116,18 @@ impl TestApp {
             client: reqwest::Client::new(),
             memory_dns: None,
             db,
+        }
+    }
+
+    /// DNS in memory, and `resolver` asked whether a sovereign still answers.
+    pub fn with_resolver(db: PgPool, resolver: Arc<dyn pdm_core::resolver::Resolver>) -> Self {
+        let config = config(&[]);
+        let memory = Arc::new(InMemory::default());
+        let store = Arc::new(pdm_core::store::postgres::PgStore::like(&db));
+        let pdm = pdm_core::Pdm::new(store, memory.clone(), &config).with_resolver(resolver);
+        Self {
+            memory_dns: Some(memory),
+            ..Self::with_ctx(db, Ctx::around(&config, pdm))
         }
     }
 

@@ -64,6 +64,18 @@ enum Command {
         #[arg(long)]
         token: Option<String>,
     },
+    /// An operator's last resort: release a sovereign whose cluster never decommissioned,
+    /// once it is older than PDM_FORCE_RELEASE_GRACE and its FQDN no longer answers.
+    ForceRelease {
+        /// The sovereign's FQDN, e.g. acme.omani.works.
+        fqdn: String,
+        /// Why, for the audit trail.
+        #[arg(long)]
+        reason: String,
+        /// Confirms the grace period has passed (the API's graceConfirmed).
+        #[arg(long)]
+        grace_confirmed: bool,
+    },
     /// A pool's live allocations.
     List {
         pool: String,
@@ -117,6 +129,19 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => fail(cli.json, &format!("{}: {error}", error.code())),
     }
+}
+
+/// What a release did: the name freed, and whether DNS still owes its removal.
+fn print_freed(out: Output, freed: &str, sync: DnsSync) -> ExitCode {
+    let dns = if sync == DnsSync::Written {
+        "removed"
+    } else {
+        "pending"
+    };
+    out.print(&serde_json::json!({"freed": freed, "dns": dns}), || {
+        vec![vec![format!("freed {freed}"), format!("dns {dns}")]]
+    });
+    dns_exit(sync)
 }
 
 async fn run(cli: &Cli, ctx: &Arc<Ctx>) -> Result<ExitCode, Error> {
@@ -194,15 +219,17 @@ async fn run(cli: &Cli, ctx: &Arc<Ctx>) -> Result<ExitCode, Error> {
             let sub = pdm_core::domain::Subdomain::parse(sub)?;
             let token = token.as_deref().map(presented_token);
             let (freed, sync) = pdm.release(&pool, &sub, token, &actor).await?;
-            let dns = if sync == DnsSync::Written {
-                "removed"
-            } else {
-                "pending"
-            };
-            out.print(&serde_json::json!({"freed": freed, "dns": dns}), || {
-                vec![vec![format!("freed {freed}"), format!("dns {dns}")]]
-            });
-            Ok(dns_exit(sync))
+            Ok(print_freed(out, &freed, sync))
+        }
+        Command::ForceRelease {
+            fqdn,
+            reason,
+            grace_confirmed,
+        } => {
+            let (freed, sync) = pdm
+                .force_release(fqdn, reason, *grace_confirmed, &actor)
+                .await?;
+            Ok(print_freed(out, &freed, sync))
         }
         Command::List { pool, limit, after } => {
             let pool = pdm.domains().resolve(pool)?;

@@ -22,7 +22,9 @@ impl Error {
                 StatusCode::CONFLICT
             }
             Self::TokenMismatch => StatusCode::FORBIDDEN,
-            Self::NotFound | Self::NoRoute(_) => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NoRoute(_) | Self::NotManaged(_) => StatusCode::NOT_FOUND,
+            Self::ConfirmationRequired => StatusCode::UNAUTHORIZED,
+            Self::GraceNotElapsed(_) | Self::StillResolves(_) => StatusCode::PRECONDITION_FAILED,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Expired => StatusCode::GONE,
             Self::Unauthorized | Self::InvalidToken => StatusCode::UNAUTHORIZED,
@@ -40,6 +42,20 @@ impl Error {
 struct ErrorBody<'a> {
     error: &'static str,
     detail: &'a str,
+    /// Fields a client acts on, beside the text (`allowedAt`, `supported`).
+    #[serde(flatten)]
+    extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Error {
+    /// What the error body carries beyond `error` and `detail`.
+    fn extra(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut extra = serde_json::Map::new();
+        if let Self::GraceNotElapsed(allowed_at) = self {
+            extra.insert("allowedAt".to_owned(), allowed_at.clone().into());
+        }
+        extra
+    }
 }
 
 /// The contract's error response. Server-side failures are logged here, once, with their
@@ -59,6 +75,7 @@ pub fn error(error: &Error) -> HttpResponse {
         &ErrorBody {
             error: error.code(),
             detail: &error.to_string(),
+            extra: error.extra(),
         },
     );
     response.extensions_mut().insert(ErrorCode(error.code()));

@@ -97,10 +97,10 @@ impl Router {
             ctx: self.ctx.clone(),
             pool,
             query: parts.uri.query().map(str::to_owned),
-            content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
             body: read_body(body, self.ctx.limits.body_timeout).await?,
             caller,
             request_id: request_id_of(&parts.headers).to_owned(),
+            headers: parts.headers,
         };
         if !route.shed {
             return (route.handler)(call).await;

@@ -73,7 +73,7 @@ const fn endpoint(
     }
 }
 
-pub static ROUTES: [Route; 14] = [
+pub static ROUTES: [Route; 16] = [
     probe("health", "/healthz", |call| {
         Box::pin(handlers::health::handle(call))
     }),
@@ -122,6 +122,22 @@ pub static ROUTES: [Route; 14] = [
         Guard::Bearer,
         "pdm-release",
         |call| Box::pin(handlers::release::handle(call)),
+    ),
+    endpoint(
+        "release-fqdn",
+        Method::POST,
+        "/api/v1/release",
+        Guard::Bearer,
+        "pdm-release",
+        |call| Box::pin(handlers::decommission::release(call)),
+    ),
+    endpoint(
+        "force-release",
+        Method::POST,
+        "/api/v1/force-release",
+        Guard::Bearer,
+        "pdm-release",
+        |call| Box::pin(handlers::decommission::force_release(call)),
     ),
     endpoint(
         "list",

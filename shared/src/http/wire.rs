@@ -37,6 +37,25 @@ pub struct ReleaseRequest {
     pub reservation_token: Option<String>,
 }
 
+/// `POST /api/v1/release`: the sovereign by its FQDN.
+#[derive(Debug, Deserialize)]
+pub struct ReleaseFqdnRequest {
+    #[serde(rename = "sovereignFQDN")]
+    pub sovereign_fqdn: String,
+}
+
+/// `POST /api/v1/force-release`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForceReleaseRequest {
+    #[serde(rename = "sovereignFQDN")]
+    pub sovereign_fqdn: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub grace_confirmed: bool,
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AllocationBody<'a> {

@@ -216,6 +216,9 @@ pub struct Actor {
     /// The bearer token's name, `createdBy`, or a job (`sweeper`, `reconciler`).
     pub name: String,
     pub request_id: Option<String>,
+    /// Why, when the caller must say (an operator's force-release): the detail of the
+    /// release's event.
+    pub reason: Option<String>,
 }
 
 impl Actor {
@@ -224,6 +227,15 @@ impl Actor {
         Self {
             name: name.to_owned(),
             request_id: None,
+            reason: None,
+        }
+    }
+
+    /// The same caller, saying why.
+    pub fn because(self, reason: &str) -> Self {
+        Self {
+            reason: Some(reason.to_owned()),
+            ..self
         }
     }
 }

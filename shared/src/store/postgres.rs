@@ -179,6 +179,7 @@ impl Store for PgStore {
             .bind(lease)
             .bind(&actor.name)
             .bind(&actor.request_id)
+            .bind(&actor.reason)
             .fetch_optional(&self.pool)
             .await?;
         Ok(released.map(Released::into_release))

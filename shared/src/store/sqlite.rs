@@ -288,7 +288,15 @@ impl Store for SqliteStore {
             .map(|releasing| (Release::Releasing(Box::new(releasing)), "release-requested")),
         };
         if let Some((Release::Freed(a) | Release::Releasing(a), event)) = &released {
-            log_event(&mut tx, (&a.pool_domain, &a.subdomain), event, actor, None).await?;
+            let reason = actor.reason.as_deref();
+            log_event(
+                &mut tx,
+                (&a.pool_domain, &a.subdomain),
+                event,
+                actor,
+                reason,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(released.map(|(release, _)| release))

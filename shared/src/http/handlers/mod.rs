@@ -5,6 +5,7 @@
 pub mod allocation;
 pub mod check;
 pub mod commit;
+pub mod decommission;
 pub mod health;
 pub mod history;
 pub mod list;
@@ -19,7 +20,7 @@ pub mod reserved;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::HeaderValue;
+use http::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use crate::domain::PoolDomain;
@@ -32,7 +33,7 @@ pub struct Call {
     /// The `{domain}` segment, percent-decoded; empty for routes without one.
     pub pool: String,
     pub query: Option<String>,
-    pub content_type: Option<HeaderValue>,
+    pub headers: HeaderMap,
     pub body: Bytes,
     /// The bearer token's name, when the route is guarded and tokens are configured.
     pub caller: Option<String>,
@@ -66,7 +67,13 @@ impl Call {
         Actor {
             name,
             request_id: Some(self.request_id.clone()),
+            reason: None,
         }
+    }
+
+    /// The header `name`, when present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 
     /// Whether the body is empty (whitespace only).
@@ -78,7 +85,7 @@ impl Call {
     /// non-JSON one is a client bug. serde would also read a struct from an array of its
     /// fields in order, which no client of the contract means.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        if let Some(content_type) = &self.content_type {
+        if let Some(content_type) = self.headers.get(http::header::CONTENT_TYPE) {
             let essence = content_type
                 .to_str()
                 .unwrap_or_default()

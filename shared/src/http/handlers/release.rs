@@ -6,7 +6,7 @@ use crate::Error;
 use crate::domain::Subdomain;
 use crate::http::response::{self, HttpResponse};
 use crate::http::wire::{ReleaseRequest, ReleaseResponse};
-use crate::service::presented_token;
+use crate::service::{DnsSync, presented_token};
 
 pub async fn handle(call: Call) -> Result<HttpResponse, Error> {
     let (from_body, token) = if call.has_no_body() {
@@ -29,8 +29,10 @@ pub async fn handle(call: Call) -> Result<HttpResponse, Error> {
     let pool = call.pool_domain()?;
     let sub = Subdomain::parse(&raw_sub)?;
     let (freed, sync) = pdm.release(&pool, &sub, token, &call.actor("")).await?;
-    Ok(response::json(
-        response::sync_status(sync),
-        &ReleaseResponse { freed: &freed },
-    ))
+    Ok(freed_answer(&freed, sync))
+}
+
+/// A release's answer: 200 once DNS no longer holds the name, 202 while that is owed.
+pub fn freed_answer(freed: &str, sync: DnsSync) -> HttpResponse {
+    response::json(response::sync_status(sync), &ReleaseResponse { freed })
 }

@@ -24,6 +24,6 @@ logged as (
     insert into allocation_events
         (pool_domain, subdomain, event, actor, request_id, detail)
     select pool_domain, subdomain,
-           case when freed then 'released' else 'release-requested' end, $5, $6, null
+           case when freed then 'released' else 'release-requested' end, $5, $6, $7
     from changed)
 select * from changed
