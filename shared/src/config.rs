@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::dns::powerdns::{ChildZones, Delegation};
 use crate::dns::{DEFAULT_SOVEREIGN_HOSTS, ForeignRecords};
 use crate::domain::{ManagedDomains, Subdomain};
+use crate::registrar::RegistrarUrls;
 
 /// The embedded store's file when `PDM_DATABASE_URL` and `PDM_SQLITE_PATH` are unset, so that
 /// a fresh checkout runs with no database server at all.
@@ -57,6 +58,9 @@ pub struct Config {
     pub foreign_records: ForeignRecords,
     /// How old an allocation must be before an operator may force-release it.
     pub force_release_grace: Duration,
+    /// Where each registrar's API is, for bring-your-own domains.
+    pub registrar_urls: RegistrarUrls,
+    pub registrar_timeout: Duration,
 }
 
 /// A configuration value that could not be used, naming the variable but never its value.
@@ -196,6 +200,14 @@ impl Config {
             allow_private_lb: parse_with(parsed("PDM_ALLOW_PRIVATE_LB", "false"), boolean)?,
             force_release_grace: parse_with(
                 parsed("PDM_FORCE_RELEASE_GRACE", "30days"),
+                positive_duration,
+            )?,
+            registrar_urls: RegistrarUrls {
+                cloudflare: parsed("CLOUDFLARE_API_URL", "https://api.cloudflare.com/client/v4").0,
+                godaddy: parsed("GODADDY_API_URL", "https://api.godaddy.com").0,
+            },
+            registrar_timeout: parse_with(
+                parsed("PDM_REGISTRAR_TIMEOUT", "20s"),
                 positive_duration,
             )?,
             foreign_records: parse_with(parsed("PDM_FOREIGN_RECORDS", "refuse"), |v| {

@@ -45,6 +45,12 @@ pub enum Error {
     /// When it would be allowed (RFC 3339).
     #[error("the allocation is younger than the force-release grace; allowed from {0}")]
     GraceNotElapsed(String),
+    /// The customer's registrar did not do what was asked (bring-your-own domains).
+    #[error(transparent)]
+    Registrar(#[from] crate::registrar::RegistrarError),
+    /// No adapter for the `{registrar}` of the path; the ones there are.
+    #[error("PDM has no adapter for the registrar {0:?}")]
+    UnsupportedRegistrar(String, Vec<&'static str>),
     /// A force-release of a sovereign whose FQDN still answers with its own address.
     #[error("{0} still resolves to an address of its own: the sovereign looks alive")]
     StillResolves(String),
@@ -92,6 +98,8 @@ impl Error {
             Self::ConfirmationRequired => "confirmation-required",
             Self::GraceNotElapsed(_) => "grace-not-elapsed",
             Self::StillResolves(_) => "fqdn-still-resolves",
+            Self::Registrar(error) => error.code(),
+            Self::UnsupportedRegistrar(..) => "unsupported-registrar",
             Self::MethodNotAllowed(_) => "method-not-allowed",
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::BodyTimeout(_) => "request-timeout",

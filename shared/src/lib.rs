@@ -11,6 +11,7 @@ pub mod domain;
 mod error;
 pub mod http;
 pub mod metrics;
+pub mod registrar;
 pub mod resolver;
 pub mod service;
 pub mod store;
@@ -48,6 +49,8 @@ pub struct Ctx {
     pub pdm: Pdm,
     pub api_tokens: config::ApiTokens,
     pub limits: Limits,
+    /// The customers' registrars, for bring-your-own domains.
+    pub registrars: registrar::Registrars,
 }
 
 /// How much the HTTP layer takes on before it refuses.
@@ -84,6 +87,10 @@ impl Ctx {
     /// The shared state around `pdm`, with `config`'s tokens and limits.
     pub fn around(config: &Config, pdm: Pdm) -> Arc<Self> {
         Arc::new(Self {
+            registrars: registrar::Registrars::from_config(
+                &config.registrar_urls,
+                config.registrar_timeout,
+            ),
             pdm,
             api_tokens: config.api_tokens.clone(),
             limits: Limits {

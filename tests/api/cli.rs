@@ -301,7 +301,10 @@ async fn an_operator_can_force_release_only_past_the_grace(db: PgPool) {
 
     // Assert
     assert_ne!(young.code, 0);
-    let refusal = young.json()["error"].as_str().unwrap_or_default().to_owned();
+    let refusal = young.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(refusal.starts_with("grace-not-elapsed"), "{refusal}");
     assert_eq!(forced.code, 0, "{}", forced.stderr);
     assert_eq!(forced.json()["freed"], fqdn.as_str());

@@ -54,6 +54,7 @@ mod openapi;
 mod powerdns;
 mod powerdns_child_zones;
 mod race;
+mod registrars;
 mod release;
 mod reserve;
 mod routing;

@@ -183,6 +183,9 @@ contract_test!(
                 "list",
                 "allocation",
                 "history",
+                "registrar-validate",
+                "registrar-set-ns",
+                "registrar-set-dns",
             ];
             assert_eq!(guarded.contains(&route.name), route.guard == Guard::Bearer);
             if route.guard == Guard::Bearer {

@@ -3,6 +3,7 @@
 
 pub mod fake_dynadot;
 pub mod fake_lambda;
+pub mod fake_registrars;
 pub mod moto;
 pub mod powerdns;
 pub mod served;

@@ -6,6 +6,7 @@ use http_body_util::Full;
 use serde::Serialize;
 
 use crate::Error;
+use crate::registrar::RegistrarError;
 use crate::service::DnsSync;
 
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -34,6 +35,17 @@ impl Error {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::UnsupportedRegistrar(..) => StatusCode::NOT_FOUND,
+            Self::Registrar(error) => match error {
+                RegistrarError::InvalidToken => StatusCode::UNAUTHORIZED,
+                RegistrarError::DomainNotInAccount => StatusCode::FORBIDDEN,
+                RegistrarError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                RegistrarError::Unavailable => StatusCode::BAD_GATEWAY,
+                RegistrarError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                RegistrarError::SetDnsNotSupported(_) | RegistrarError::SetNsNotSupported(_) => {
+                    StatusCode::NOT_IMPLEMENTED
+                }
+            },
         }
     }
 }
@@ -51,8 +63,14 @@ impl Error {
     /// What the error body carries beyond `error` and `detail`.
     fn extra(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut extra = serde_json::Map::new();
-        if let Self::GraceNotElapsed(allowed_at) = self {
-            extra.insert("allowedAt".to_owned(), allowed_at.clone().into());
+        match self {
+            Self::GraceNotElapsed(allowed_at) => {
+                extra.insert("allowedAt".to_owned(), allowed_at.clone().into());
+            }
+            Self::UnsupportedRegistrar(_, supported) => {
+                extra.insert("supported".to_owned(), supported.clone().into());
+            }
+            _ => {}
         }
         extra
     }
@@ -98,6 +116,12 @@ pub fn error(error: &Error) -> HttpResponse {
         }
         Error::Unavailable(..) | Error::Overloaded | Error::Timeout(_) => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        Error::Registrar(RegistrarError::RateLimited { retry_after }) => {
+            let seconds = retry_after.unwrap_or(60).to_string();
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                headers.insert(header::RETRY_AFTER, value);
+            }
         }
         _ => {}
     }

@@ -42,8 +42,8 @@ impl Router {
         let method = fold_method(request.method());
         let head = request.method() == Method::HEAD;
         let (response, route) = match self.resolve(&request) {
-            Ok((route, pool)) => {
-                let answered = self.dispatch(route, pool, request).await;
+            Ok((route, segment)) => {
+                let answered = self.dispatch(route, segment, request).await;
                 (answered.unwrap_or_else(|e| response::error(&e)), route.path)
             }
             Err(error) => (response::error(&error), "unmatched"),
@@ -58,11 +58,11 @@ impl Router {
     }
 
     /// The route this process serves at the request's path and method (HEAD answers as GET),
-    /// and its `{domain}`, percent-decoded.
+    /// and its parameter (`{domain}`, `{registrar}`), percent-decoded.
     fn resolve(&self, request: &Request<RequestBody>) -> Result<(&'static Route, String), Error> {
         let path = request.uri().path();
         let no_route = || Error::NoRoute(format!("no route for {path}"));
-        let (route, raw_pool) = routes::resolve(path).ok_or_else(no_route)?;
+        let (route, raw_segment) = routes::resolve(path).ok_or_else(no_route)?;
         // A wrong method is 405 even on another function's path: behind API Gateway, the
         // health function takes every request no route matches (`$default`).
         let method = request.method();
@@ -76,16 +76,16 @@ impl Router {
         {
             return Err(no_route());
         }
-        let pool = percent_encoding::percent_decode_str(raw_pool)
+        let segment = percent_encoding::percent_decode_str(raw_segment)
             .decode_utf8()
             .map_err(|_| Error::UnsupportedPool("the pool domain is not UTF-8".to_owned()))?;
-        Ok((route, pool.into_owned()))
+        Ok((route, segment.into_owned()))
     }
 
     async fn dispatch(
         &self,
         route: &'static Route,
-        pool: String,
+        segment: String,
         request: Request<RequestBody>,
     ) -> Result<HttpResponse, Error> {
         let caller = match route.guard {
@@ -95,7 +95,7 @@ impl Router {
         let (parts, body) = request.into_parts();
         let call = Call {
             ctx: self.ctx.clone(),
-            pool,
+            segment,
             query: parts.uri.query().map(str::to_owned),
             body: read_body(body, self.ctx.limits.body_timeout).await?,
             caller,

@@ -73,7 +73,7 @@ const fn endpoint(
     }
 }
 
-pub static ROUTES: [Route; 16] = [
+pub static ROUTES: [Route; 19] = [
     probe("health", "/healthz", |call| {
         Box::pin(handlers::health::handle(call))
     }),
@@ -180,6 +180,30 @@ pub static ROUTES: [Route; 16] = [
         "pdm-health",
         |call| Box::pin(handlers::openapi::yaml(call)),
     ),
+    endpoint(
+        "registrar-validate",
+        Method::POST,
+        "/api/v1/registrar/{registrar}/validate",
+        Guard::Bearer,
+        "pdm-registrar",
+        |call| Box::pin(handlers::registrar::validate(call)),
+    ),
+    endpoint(
+        "registrar-set-ns",
+        Method::POST,
+        "/api/v1/registrar/{registrar}/set-ns",
+        Guard::Bearer,
+        "pdm-registrar",
+        |call| Box::pin(handlers::registrar::set_ns(call)),
+    ),
+    endpoint(
+        "registrar-set-dns",
+        Method::POST,
+        "/api/v1/registrar/{registrar}/set-dns",
+        Guard::Bearer,
+        "pdm-registrar",
+        |call| Box::pin(handlers::registrar::set_dns(call)),
+    ),
     Route {
         name: "metrics",
         method: Method::GET,
@@ -191,22 +215,22 @@ pub static ROUTES: [Route; 16] = [
     },
 ];
 
-/// The route whose template matches `path`, and the `{domain}` segment it names (empty for
-/// routes without one). A trailing slash is ignored.
+/// The route whose template matches `path`, and the segment its one parameter (`{domain}`
+/// or `{registrar}`) names, empty for routes without one. A trailing slash is ignored.
 pub fn resolve(path: &str) -> Option<(&'static Route, &str)> {
     let path = path.strip_suffix('/').unwrap_or(path);
     ROUTES.iter().find_map(|route| {
-        let mut domain = "";
+        let mut parameter = "";
         let mut given = path.split('/');
         for expected in route.path.split('/') {
             let segment = given.next()?;
             match expected {
-                "{domain}" if !segment.is_empty() => domain = segment,
+                p if p.starts_with('{') && !segment.is_empty() => parameter = segment,
                 literal if literal == segment => {}
                 _ => return None,
             }
         }
-        given.next().is_none().then_some((route, domain))
+        given.next().is_none().then_some((route, parameter))
     })
 }
 
@@ -236,10 +260,13 @@ mod tests {
     #[test]
     fn every_template_resolves_to_its_own_row_and_names_are_unique() {
         for route in &ROUTES {
-            let path = route.path.replace("{domain}", "omani.works");
-            let (found, domain) = resolve(&path).unwrap();
+            let path = route
+                .path
+                .replace("{domain}", "omani.works")
+                .replace("{registrar}", "godaddy");
+            let (found, parameter) = resolve(&path).unwrap();
             assert_eq!(found.name, route.name);
-            assert_eq!(domain.is_empty(), !route.path.contains("{domain}"));
+            assert_eq!(parameter.is_empty(), !route.path.contains('{'));
             assert_eq!(ROUTES.iter().filter(|r| r.name == route.name).count(), 1);
         }
         assert!(resolve("/api/v1/pool/omani.works/check/extra").is_none());
@@ -261,6 +288,6 @@ mod tests {
                 "metrics"
             ]
         );
-        assert_eq!(functions().len(), 8);
+        assert_eq!(functions().len(), 9);
     }
 }

@@ -37,6 +37,54 @@ pub struct ReleaseRequest {
     pub reservation_token: Option<String>,
 }
 
+/// The registrar routes' body: the customer's domain and token (used for this request only).
+#[derive(Deserialize)]
+pub struct RegistrarRequest {
+    /// Missing is 422, as an empty one is.
+    #[serde(default)]
+    pub domain: String,
+    #[serde(default)]
+    pub token: String,
+    #[serde(default)]
+    pub nameservers: Option<Vec<String>>,
+    #[serde(default)]
+    pub records: Option<Vec<crate::registrar::Record>>,
+}
+
+impl std::fmt::Debug for RegistrarRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrarRequest")
+            .field("domain", &self.domain)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ValidateResponse<'a> {
+    pub valid: bool,
+    pub registrar: &'a str,
+    pub domain: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SetNsResponse<'a> {
+    pub success: bool,
+    pub registrar: &'a str,
+    pub domain: &'a str,
+    /// As the registrar holds them after the change (read back).
+    pub nameservers: Vec<String>,
+    pub propagation: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SetDnsResponse<'a> {
+    pub success: bool,
+    pub registrar: &'a str,
+    pub domain: &'a str,
+    pub records: usize,
+    pub propagation: &'a str,
+}
+
 /// `POST /api/v1/release`: the sovereign by its FQDN.
 #[derive(Debug, Deserialize)]
 pub struct ReleaseFqdnRequest {

@@ -9,7 +9,7 @@ use crate::http::wire::CheckResponse;
 
 pub async fn handle(call: Call) -> Result<HttpResponse, Error> {
     let sub = call.query("sub").unwrap_or_default();
-    let availability = call.pdm().check(&call.pool, &sub).await?;
+    let availability = call.pdm().check(&call.segment, &sub).await?;
     let (reason, detail) = availability
         .refusal
         .as_ref()

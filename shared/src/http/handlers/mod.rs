@@ -13,6 +13,7 @@ pub mod livez;
 pub mod metrics;
 pub mod openapi;
 pub mod readyz;
+pub mod registrar;
 pub mod release;
 pub mod reserve;
 pub mod reserved;
@@ -30,8 +31,9 @@ use crate::{Ctx, Error, Pdm};
 /// A request as a handler sees it: routed, authorized, its body read.
 pub struct Call {
     pub ctx: Arc<Ctx>,
-    /// The `{domain}` segment, percent-decoded; empty for routes without one.
-    pub pool: String,
+    /// The path's parameter (`{domain}` or `{registrar}`), percent-decoded; empty for routes
+    /// without one.
+    pub segment: String,
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -47,7 +49,7 @@ impl Call {
 
     /// The managed pool the path names, or `unsupported-pool`.
     pub fn pool_domain(&self) -> Result<PoolDomain, Error> {
-        self.pdm().domains().resolve(&self.pool)
+        self.pdm().domains().resolve(&self.segment)
     }
 
     /// The query parameter `name`, decoded.

@@ -17,11 +17,14 @@ use crate::http::routes::{Guard, ROUTES};
 /// `shared/openapi.yaml` as JSON, converted by build.rs.
 const SPEC: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
-/// The spec as a process with these pools and tokens serves it.
-pub fn document(domains: &ManagedDomains, tokens: &ApiTokens) -> Value {
+/// The spec as a process with these pools, tokens and registrars serves it.
+pub fn document(domains: &ManagedDomains, tokens: &ApiTokens, registrars: &[&str]) -> Value {
     let mut spec: Value = serde_json::from_str(SPEC).unwrap_or_default();
     if let Some(schema) = spec.pointer_mut("/components/parameters/Domain/schema") {
         schema["enum"] = domains.iter().map(PoolDomain::as_str).collect();
+    }
+    if let Some(schema) = spec.pointer_mut("/components/parameters/Registrar/schema") {
+        schema["enum"] = registrars.iter().copied().collect();
     }
     if let Some(schema) = spec.pointer_mut("/components/schemas/Subdomain") {
         schema["not"] = json!({ "pattern": reserved_pattern() });
@@ -63,7 +66,11 @@ fn reserved_pattern() -> String {
 }
 
 fn served(call: &Call) -> Value {
-    document(call.pdm().domains(), &call.ctx.api_tokens)
+    document(
+        call.pdm().domains(),
+        &call.ctx.api_tokens,
+        &call.ctx.registrars.names(),
+    )
 }
 
 pub async fn json(call: Call) -> Result<HttpResponse, Error> {
@@ -95,10 +102,12 @@ mod tests {
     #[test]
     fn guarded_operations_need_a_token_only_when_tokens_are_configured() {
         let domains = ManagedDomains::parse("omani.works,openova.io").unwrap();
-        let open = document(&domains, &ApiTokens::parse("").unwrap());
+        let registrars = ["godaddy"];
+        let open = document(&domains, &ApiTokens::parse("").unwrap(), &registrars);
         let guarded = document(
             &domains,
             &ApiTokens::parse("catalyst=s3cret-token").unwrap(),
+            &registrars,
         );
 
         let reserve = "/paths/~1api~1v1~1pool~1{domain}~1reserve/post/security";

@@ -12,7 +12,7 @@ pub async fn handle(call: Call) -> Result<HttpResponse, Error> {
     let body: ReserveRequest = call.json()?;
     let created_by = CreatedBy::parse(&body.created_by)?;
     let pdm = call.pdm();
-    let (pool, sub, _) = pdm.parse_reservable(&call.pool, &body.subdomain)?;
+    let (pool, sub, _) = pdm.parse_reservable(&call.segment, &body.subdomain)?;
     let actor = call.actor(created_by.as_str());
     let reserved = pdm.reserve(&pool, &sub, &created_by, &actor).await?;
     Ok(response::json(

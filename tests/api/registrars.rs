@@ -1,0 +1,333 @@
+//! Bring-your-own domains through each registrar adapter, against a fake of that registrar
+//! written from its documentation: validate, set-ns (with read-back), set-dns, every error
+//! class, and the customer's token in no answer and no log line.
+
+use http::{Method, StatusCode, header};
+use pdm_tests::fake_registrars::{self, FakeRegistrar};
+use pdm_tests::{LogCapture, Reply, TestApp, config};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+const GODADDY_KEY: &str = "gdkey-5f1c2a";
+const GODADDY_SECRET: &str = "gdsecret-88e0b4";
+const CLOUDFLARE_TOKEN: &str = "cf-token-3b9d71e2";
+const DOMAIN: &str = "customer-owned.com";
+
+struct Registrars {
+    godaddy: FakeRegistrar,
+    cloudflare: FakeRegistrar,
+    app: TestApp,
+}
+
+async fn registrars(db: PgPool) -> Registrars {
+    let godaddy = fake_registrars::godaddy(GODADDY_KEY, GODADDY_SECRET).await;
+    let cloudflare = fake_registrars::cloudflare(CLOUDFLARE_TOKEN).await;
+    for fake in [&godaddy, &cloudflare] {
+        fake.add_domain(DOMAIN, &["ns1.parking.example", "ns2.parking.example"]);
+        fake.add_domain("someone-else.net", &["ns1.parking.example"]);
+    }
+    let app = TestApp::with_config(
+        db,
+        &config(&[
+            ("GODADDY_API_URL", godaddy.url.as_str()),
+            ("CLOUDFLARE_API_URL", cloudflare.url.as_str()),
+        ]),
+    );
+    // The second domain belongs to another account.
+    for fake in [&godaddy, &cloudflare] {
+        fake.account
+            .lock()
+            .unwrap()
+            .domains
+            .remove("someone-else.net");
+    }
+    Registrars {
+        godaddy,
+        cloudflare,
+        app,
+    }
+}
+
+fn godaddy_token() -> String {
+    format!("{GODADDY_KEY}:{GODADDY_SECRET}")
+}
+
+async fn post(app: &TestApp, registrar: &str, action: &str, body: Value) -> Reply {
+    app.call(
+        Method::POST,
+        &format!("/api/v1/registrar/{registrar}/{action}"),
+        Some(body),
+    )
+    .await
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn validate_confirms_the_token_and_the_domain_at_each_registrar(db: PgPool) {
+    let r = registrars(db).await;
+    for (registrar, token) in [
+        ("godaddy", godaddy_token()),
+        ("cloudflare", CLOUDFLARE_TOKEN.to_owned()),
+    ] {
+        // Act
+        let valid = post(
+            &r.app,
+            registrar,
+            "validate",
+            json!({"domain": DOMAIN, "token": token}),
+        )
+        .await;
+        let wrong = post(
+            &r.app,
+            registrar,
+            "validate",
+            json!({"domain": DOMAIN, "token": "x:y-wrong"}),
+        )
+        .await;
+        let elsewhere = post(
+            &r.app,
+            registrar,
+            "validate",
+            json!({"domain": "someone-else.net", "token": token}),
+        )
+        .await;
+        let missing = post(&r.app, registrar, "validate", json!({"domain": DOMAIN})).await;
+
+        // Assert
+        assert_eq!(
+            valid.status,
+            StatusCode::OK,
+            "{registrar}: {:?}",
+            valid.body
+        );
+        assert_eq!(
+            valid.body,
+            json!({"valid": true, "registrar": registrar, "domain": DOMAIN})
+        );
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{registrar}");
+        assert_eq!(wrong.error(), "invalid-token");
+        assert_eq!(elsewhere.status, StatusCode::FORBIDDEN, "{registrar}");
+        assert_eq!(elsewhere.error(), "domain-not-in-account");
+        assert_eq!(
+            missing.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{registrar}"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn rate_limits_outages_and_unknown_registrars_are_classified(db: PgPool) {
+    // Arrange
+    let r = registrars(db.clone()).await;
+    r.godaddy.limit_to(0);
+    r.cloudflare.set_down(true);
+    let unreachable =
+        TestApp::with_config(db, &config(&[("GODADDY_API_URL", "http://127.0.0.1:9")]));
+    let body = json!({"domain": DOMAIN, "token": godaddy_token()});
+
+    // Act
+    let limited = post(&r.app, "godaddy", "validate", body.clone()).await;
+    let down = post(
+        &r.app,
+        "cloudflare",
+        "validate",
+        json!({"domain": DOMAIN, "token": CLOUDFLARE_TOKEN}),
+    )
+    .await;
+    let away = post(&unreachable, "godaddy", "validate", body.clone()).await;
+    let unknown = post(&r.app, "registrar-of-doom", "validate", body).await;
+
+    // Assert
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.error(), "rate-limited");
+    assert_eq!(limited.headers[header::RETRY_AFTER], "30");
+    assert_eq!(down.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(down.error(), "api-unavailable");
+    assert_eq!(away.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.error(), "unsupported-registrar");
+    assert_eq!(unknown.body["supported"], json!(["cloudflare", "godaddy"]));
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn set_ns_points_the_domain_at_the_fleet_and_reads_it_back(db: PgPool) {
+    let r = registrars(db).await;
+    let token = godaddy_token();
+
+    // Act
+    let set = post(
+        &r.app,
+        "godaddy",
+        "set-ns",
+        json!({"domain": DOMAIN, "token": token, "nameservers": [" NS1.OpenOva.io. ", "ns2.openova.io", "ns1.openova.io"]}),
+    )
+    .await;
+    let empty = post(
+        &r.app,
+        "godaddy",
+        "set-ns",
+        json!({"domain": DOMAIN, "token": token, "nameservers": []}),
+    )
+    .await;
+    let cloudflare = post(
+        &r.app,
+        "cloudflare",
+        "set-ns",
+        json!({"domain": DOMAIN, "token": CLOUDFLARE_TOKEN, "nameservers": ["ns1.openova.io"]}),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
+    assert_eq!(set.body["success"], true);
+    assert_eq!(
+        set.body["nameservers"],
+        json!(["ns1.openova.io", "ns2.openova.io"])
+    );
+    assert!(set.body["propagation"].as_str().unwrap().contains("hours"));
+    assert_eq!(
+        r.godaddy.domain(DOMAIN).nameservers,
+        ["ns1.openova.io", "ns2.openova.io"]
+    );
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(cloudflare.status, StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(cloudflare.error(), "set-ns-not-supported");
+    assert_eq!(
+        r.cloudflare.domain(DOMAIN).nameservers,
+        ["ns1.parking.example", "ns2.parking.example"],
+        "nothing was changed"
+    );
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn set_dns_writes_valid_records_and_refuses_bad_ones_before_any_call(db: PgPool) {
+    let r = registrars(db).await;
+    let records = json!([
+        {"type": "A", "name": "@", "value": "94.130.0.10", "ttl": 600},
+        {"type": "CNAME", "name": "www", "value": "acme.omani.works.", "ttl": 600},
+        {"type": "MX", "name": "@", "value": "mail.customer-owned.com", "ttl": 3600, "priority": 10},
+        {"type": "TXT", "name": "_dmarc", "value": "v=DMARC1; p=none", "ttl": 3600},
+    ]);
+    for (registrar, token, fake) in [
+        ("godaddy", godaddy_token(), &r.godaddy),
+        ("cloudflare", CLOUDFLARE_TOKEN.to_owned(), &r.cloudflare),
+    ] {
+        // Act
+        let written = post(
+            &r.app,
+            registrar,
+            "set-dns",
+            json!({"domain": DOMAIN, "token": token, "records": records}),
+        )
+        .await;
+        let again = post(
+            &r.app,
+            registrar,
+            "set-dns",
+            json!({"domain": DOMAIN, "token": token, "records": records}),
+        )
+        .await;
+        let before = fake.requests();
+        let bad = post(
+            &r.app,
+            registrar,
+            "set-dns",
+            json!({"domain": DOMAIN, "token": token, "records": [{"type": "A", "name": "@", "value": "2001:db8::1"}]}),
+        )
+        .await;
+
+        // Assert
+        assert_eq!(
+            written.status,
+            StatusCode::OK,
+            "{registrar}: {:?}",
+            written.body
+        );
+        assert_eq!(written.body["records"], 4);
+        assert_eq!(
+            again.status,
+            StatusCode::OK,
+            "{registrar}: writing again replaces"
+        );
+        let held = fake.domain(DOMAIN).records;
+        assert_eq!(held.len(), 4, "{registrar}: {held:?}");
+        assert!(held.iter().any(|(kind, name, value, _, priority)| {
+            kind == "MX"
+                && name == "@"
+                && value == "mail.customer-owned.com"
+                && *priority == Some(10)
+        }));
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{registrar}");
+        assert_eq!(
+            fake.requests(),
+            before,
+            "{registrar}: refused before any call"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn the_customers_token_reaches_no_answer_and_no_log_line(db: PgPool) {
+    // Arrange: the fakes echo the credentials they were sent in their error bodies.
+    let logs = LogCapture::default();
+    let _capture = logs.install();
+    let r = registrars(db.clone()).await;
+    let wrong_godaddy = "gdkey-wrong-7a7a:gdsecret-wrong-9c9c";
+    let wrong_cloudflare = "cf-wrong-token-1d1d";
+    let mut answers = Vec::new();
+
+    // Act: every error path of every adapter.
+    for (registrar, token) in [
+        ("godaddy", wrong_godaddy),
+        ("cloudflare", wrong_cloudflare),
+        ("godaddy", GODADDY_KEY),
+    ] {
+        for action in ["validate", "set-ns", "set-dns"] {
+            let body = json!({"domain": DOMAIN, "token": token, "nameservers": ["ns1.openova.io"],
+                              "records": [{"type": "A", "name": "@", "value": "94.130.0.10", "ttl": 600}]});
+            answers.push(post(&r.app, registrar, action, body).await.body.to_string());
+        }
+    }
+    r.godaddy.limit_to(0);
+    r.cloudflare.set_down(true);
+    for (registrar, token) in [
+        ("godaddy", godaddy_token()),
+        ("cloudflare", CLOUDFLARE_TOKEN.to_owned()),
+    ] {
+        let body = json!({"domain": DOMAIN, "token": token});
+        answers.push(
+            post(&r.app, registrar, "validate", body)
+                .await
+                .body
+                .to_string(),
+        );
+    }
+
+    // Assert
+    let logged = logs.text();
+    assert!(
+        logged.contains("registrar refused"),
+        "the refusals were logged"
+    );
+    for secret in [
+        wrong_godaddy,
+        "gdkey-wrong-7a7a",
+        "gdsecret-wrong-9c9c",
+        wrong_cloudflare,
+        GODADDY_KEY,
+        GODADDY_SECRET,
+        CLOUDFLARE_TOKEN,
+    ] {
+        assert!(!logged.contains(secret), "{secret} was logged");
+        for answer in &answers {
+            assert!(!answer.contains(secret), "{secret} in {answer}");
+        }
+    }
+    let tables: i64 = sqlx::query_scalar(
+        "select count(*) from allocation_events where detail like '%gdkey%' or detail like '%cf-%'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(tables, 0, "nothing of it is stored");
+}
