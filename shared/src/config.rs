@@ -205,6 +205,13 @@ impl Config {
             registrar_urls: RegistrarUrls {
                 cloudflare: parsed("CLOUDFLARE_API_URL", "https://api.cloudflare.com/client/v4").0,
                 godaddy: parsed("GODADDY_API_URL", "https://api.godaddy.com").0,
+                namecheap: parsed(
+                    "NAMECHEAP_API_URL",
+                    "https://api.namecheap.com/xml.response",
+                )
+                .0,
+                namecheap_client_ip: var("NAMECHEAP_CLIENT_IP").map(|ip| ip.trim().to_owned()),
+                ovh: parsed("OVH_API_URL", "https://eu.api.ovh.com/1.0").0,
             },
             registrar_timeout: parse_with(
                 parsed("PDM_REGISTRAR_TIMEOUT", "20s"),

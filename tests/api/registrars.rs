@@ -11,39 +11,69 @@ use sqlx::PgPool;
 const GODADDY_KEY: &str = "gdkey-5f1c2a";
 const GODADDY_SECRET: &str = "gdsecret-88e0b4";
 const CLOUDFLARE_TOKEN: &str = "cf-token-3b9d71e2";
+const NAMECHEAP_USER: &str = "customer42";
+const NAMECHEAP_KEY: &str = "nckey-0c4f9e7a";
+const NAMECHEAP_CLIENT_IP: &str = "198.51.100.7";
+const OVH_APPLICATION: &str = "ovhapp-61a2";
+const OVH_SECRET: &str = "ovhsecret-9f3e";
+const OVH_CONSUMER: &str = "ovhconsumer-4d8b";
 const DOMAIN: &str = "customer-owned.com";
 
 struct Registrars {
     godaddy: FakeRegistrar,
     cloudflare: FakeRegistrar,
+    namecheap: FakeRegistrar,
+    ovh: FakeRegistrar,
     app: TestApp,
+}
+
+impl Registrars {
+    /// Each registrar with the right token for it, and its fake.
+    fn all(&self) -> [(&'static str, String, &FakeRegistrar); 4] {
+        [
+            ("godaddy", godaddy_token(), &self.godaddy),
+            ("cloudflare", CLOUDFLARE_TOKEN.to_owned(), &self.cloudflare),
+            (
+                "namecheap",
+                format!("{NAMECHEAP_USER}:{NAMECHEAP_KEY}"),
+                &self.namecheap,
+            ),
+            (
+                "ovh",
+                format!("{OVH_APPLICATION}:{OVH_SECRET}:{OVH_CONSUMER}"),
+                &self.ovh,
+            ),
+        ]
+    }
 }
 
 async fn registrars(db: PgPool) -> Registrars {
     let godaddy = fake_registrars::godaddy(GODADDY_KEY, GODADDY_SECRET).await;
     let cloudflare = fake_registrars::cloudflare(CLOUDFLARE_TOKEN).await;
-    for fake in [&godaddy, &cloudflare] {
+    let namecheap =
+        fake_registrars::namecheap(NAMECHEAP_USER, NAMECHEAP_KEY, NAMECHEAP_CLIENT_IP).await;
+    let ovh = fake_registrars::ovh(OVH_APPLICATION, OVH_SECRET, OVH_CONSUMER).await;
+    // `someone-else.net` is in no fake's account.
+    for fake in [&godaddy, &cloudflare, &namecheap, &ovh] {
         fake.add_domain(DOMAIN, &["ns1.parking.example", "ns2.parking.example"]);
-        fake.add_domain("someone-else.net", &["ns1.parking.example"]);
     }
+    let namecheap_url = format!("{}/xml.response", namecheap.url);
+    let ovh_url = format!("{}/1.0", ovh.url);
     let app = TestApp::with_config(
         db,
         &config(&[
             ("GODADDY_API_URL", godaddy.url.as_str()),
             ("CLOUDFLARE_API_URL", cloudflare.url.as_str()),
+            ("NAMECHEAP_API_URL", namecheap_url.as_str()),
+            ("NAMECHEAP_CLIENT_IP", NAMECHEAP_CLIENT_IP),
+            ("OVH_API_URL", ovh_url.as_str()),
         ]),
     );
-    // The second domain belongs to another account.
-    for fake in [&godaddy, &cloudflare] {
-        fake.account
-            .lock()
-            .unwrap()
-            .domains
-            .remove("someone-else.net");
-    }
     Registrars {
         godaddy,
         cloudflare,
+        namecheap,
+        ovh,
         app,
     }
 }
@@ -141,12 +171,35 @@ async fn rate_limits_outages_and_unknown_registrars_are_classified(db: PgPool) {
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.error(), "rate-limited");
     assert_eq!(limited.headers[header::RETRY_AFTER], "30");
+    for (registrar, token, fake) in [&r.all()[2], &r.all()[3]] {
+        fake.limit_to(0);
+        let refused = post(
+            &r.app,
+            registrar,
+            "validate",
+            json!({"domain": DOMAIN, "token": token}),
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{registrar}: {:?}",
+            refused.body
+        );
+        assert!(
+            refused.headers.contains_key(header::RETRY_AFTER),
+            "{registrar}"
+        );
+    }
     assert_eq!(down.status, StatusCode::BAD_GATEWAY);
     assert_eq!(down.error(), "api-unavailable");
     assert_eq!(away.status, StatusCode::BAD_GATEWAY);
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.error(), "unsupported-registrar");
-    assert_eq!(unknown.body["supported"], json!(["cloudflare", "godaddy"]));
+    assert_eq!(
+        unknown.body["supported"],
+        json!(["cloudflare", "godaddy", "namecheap", "ovh"])
+    );
 }
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
@@ -190,6 +243,24 @@ async fn set_ns_points_the_domain_at_the_fleet_and_reads_it_back(db: PgPool) {
         ["ns1.openova.io", "ns2.openova.io"]
     );
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for (registrar, token, fake) in [&r.all()[2], &r.all()[3]] {
+        let set = post(
+            &r.app,
+            registrar,
+            "set-ns",
+            json!({"domain": DOMAIN, "token": token, "nameservers": ["ns1.openova.io", "ns2.openova.io"]}),
+        )
+        .await;
+        assert_eq!(set.status, StatusCode::OK, "{registrar}: {:?}", set.body);
+        assert_eq!(
+            set.body["nameservers"],
+            json!(["ns1.openova.io", "ns2.openova.io"])
+        );
+        assert_eq!(
+            fake.domain(DOMAIN).nameservers,
+            ["ns1.openova.io", "ns2.openova.io"]
+        );
+    }
     assert_eq!(cloudflare.status, StatusCode::NOT_IMPLEMENTED);
     assert_eq!(cloudflare.error(), "set-ns-not-supported");
     assert_eq!(
@@ -208,10 +279,7 @@ async fn set_dns_writes_valid_records_and_refuses_bad_ones_before_any_call(db: P
         {"type": "MX", "name": "@", "value": "mail.customer-owned.com", "ttl": 3600, "priority": 10},
         {"type": "TXT", "name": "_dmarc", "value": "v=DMARC1; p=none", "ttl": 3600},
     ]);
-    for (registrar, token, fake) in [
-        ("godaddy", godaddy_token(), &r.godaddy),
-        ("cloudflare", CLOUDFLARE_TOKEN.to_owned(), &r.cloudflare),
-    ] {
+    for (registrar, token, fake) in r.all() {
         // Act
         let written = post(
             &r.app,
@@ -274,6 +342,8 @@ async fn the_customers_token_reaches_no_answer_and_no_log_line(db: PgPool) {
     let r = registrars(db.clone()).await;
     let wrong_godaddy = "gdkey-wrong-7a7a:gdsecret-wrong-9c9c";
     let wrong_cloudflare = "cf-wrong-token-1d1d";
+    let wrong_namecheap = "customer42:nckey-wrong-5e5e";
+    let wrong_ovh = "ovhapp-61a2:ovhsecret-wrong-2b2b:ovhconsumer-4d8b";
     let mut answers = Vec::new();
 
     // Act: every error path of every adapter.
@@ -281,6 +351,8 @@ async fn the_customers_token_reaches_no_answer_and_no_log_line(db: PgPool) {
         ("godaddy", wrong_godaddy),
         ("cloudflare", wrong_cloudflare),
         ("godaddy", GODADDY_KEY),
+        ("namecheap", wrong_namecheap),
+        ("ovh", wrong_ovh),
     ] {
         for action in ["validate", "set-ns", "set-dns"] {
             let body = json!({"domain": DOMAIN, "token": token, "nameservers": ["ns1.openova.io"],
@@ -330,4 +402,55 @@ async fn the_customers_token_reaches_no_answer_and_no_log_line(db: PgPool) {
     .await
     .unwrap();
     assert_eq!(tables, 0, "nothing of it is stored");
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn the_cli_points_a_domain_with_the_token_from_the_environment(db: PgPool) {
+    // Arrange
+    let r = registrars(db.clone()).await;
+    let env = [
+        ("PDM_DATABASE_URL", pdm_tests::served::database_url(&db)),
+        ("GODADDY_API_URL", r.godaddy.url.clone()),
+        ("PDM_REGISTRAR_TOKEN", godaddy_token()),
+        ("PDM_LOG_LEVEL", "warn".to_owned()),
+    ];
+    let args = [
+        "--json",
+        "registrar",
+        "set-ns",
+        "godaddy",
+        DOMAIN,
+        "NS1.openova.io",
+        "ns2.openova.io",
+    ];
+
+    // Act
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(pdm_tests::served::binary("pdm"))
+            .env_clear()
+            .envs(env)
+            .args(args)
+            .output()
+            .expect("pdm runs")
+    })
+    .await
+    .unwrap();
+
+    // Assert
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        answer["nameservers"],
+        json!(["ns1.openova.io", "ns2.openova.io"])
+    );
+    assert_eq!(
+        r.godaddy.domain(DOMAIN).nameservers,
+        ["ns1.openova.io", "ns2.openova.io"]
+    );
+    assert!(!stdout.contains(GODADDY_SECRET));
 }

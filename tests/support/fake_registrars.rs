@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 pub struct Asked {
     pub method: Method,
     pub path: String,
+    /// The query as sent, for signatures over the exact URL.
+    pub raw_query: Option<String>,
     pub query: BTreeMap<String, String>,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -73,6 +75,7 @@ where
             Ok::<_, Infallible>(respond(Asked {
                 method: parts.method,
                 path: parts.uri.path().to_owned(),
+                raw_query: parts.uri.query().map(str::to_owned),
                 query,
                 headers: parts.headers,
                 body,
@@ -380,6 +383,231 @@ pub async fn cloudflare(token: &str) -> FakeRegistrar {
                 }
             }
             _ => failure(StatusCode::NOT_FOUND, 7000, "No route for that URI".into(), &[]),
+        }
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------
+// Namecheap XML API: the global parameters ApiUser, ApiKey, UserName, ClientIp and Command in
+// the query or a form body; `<ApiResponse Status="OK|ERROR">` at HTTP 200 with
+// `<Errors><Error Number>`. Namecheap documents its limits (per minute, hour and day) but not
+// the refusal's shape; this fake answers an error whose text says "Too many requests".
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn namecheap_answer(command: &str, status: &str, inner: &str) -> Answer {
+    let errors = if status == "OK" {
+        "<Errors />".to_owned()
+    } else {
+        inner.to_owned()
+    };
+    let body = if status == "OK" { inner } else { "" };
+    let xml = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><ApiResponse Status="{status}" xmlns="http://api.namecheap.com/xml.response">{errors}<RequestedCommand>{command}</RequestedCommand><CommandResponse Type="{command}">{body}</CommandResponse><Server>FAKE</Server><ExecutionTime>0.01</ExecutionTime></ApiResponse>"#
+    );
+    let mut response = Response::new(Full::new(Bytes::from(xml)));
+    response
+        .headers_mut()
+        .insert("content-type", "text/xml".parse().unwrap());
+    response
+}
+
+pub async fn namecheap(user: &str, key: &str, client_ip: &str) -> FakeRegistrar {
+    let (user, key, client_ip) = (user.to_owned(), key.to_owned(), client_ip.to_owned());
+    FakeRegistrar::start(move |account, asked| {
+        let mut params: BTreeMap<String, String> = asked.query.clone();
+        params.extend(form_urlencoded::parse(&asked.body).into_owned());
+        let command = params.get("Command").cloned().unwrap_or_default();
+        let error = |number: &str, text: String| {
+            namecheap_answer(
+                &command,
+                "ERROR",
+                &format!(r#"<Errors><Error Number="{number}">{}</Error></Errors>"#, xml_escape(&text)),
+            )
+        };
+        if account.down {
+            let mut response = Response::new(Full::new(Bytes::from("Service Unavailable")));
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            return response;
+        }
+        if over_budget(account) {
+            return error("500000", "Too many requests".to_owned());
+        }
+        let given = |name: &str| params.get(name).cloned().unwrap_or_default();
+        if given("ApiUser") != user || given("UserName") != user {
+            return error("1016103", format!("Parameter UserName is unauthorized: {}", given("ApiUser")));
+        }
+        if given("ApiKey") != key {
+            return error("1011102", format!("Parameter APIKey is invalid: {}", given("ApiKey")));
+        }
+        if given("ClientIp") != client_ip {
+            return error("1011150", format!("Parameter RequestIP is invalid: {}", given("ClientIp")));
+        }
+        let domain = format!("{}.{}", given("SLD"), given("TLD"));
+        let Some(held) = account.domains.get_mut(&domain) else {
+            return error("2019166", format!("Domain not found: {domain}"));
+        };
+        match command.as_str() {
+            "namecheap.domains.dns.getList" => {
+                let servers: String = held.nameservers.iter().map(|ns| format!("<Nameserver>{ns}</Nameserver>")).collect();
+                namecheap_answer(&command, "OK", &format!(r#"<DomainDNSGetListResult Domain="{domain}" IsUsingOurDNS="false">{servers}</DomainDNSGetListResult>"#))
+            }
+            "namecheap.domains.dns.setCustom" => {
+                let names: Vec<String> = given("NameServers").split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect();
+                if names.len() < 2 || !names.iter().all(|n| is_hostname(n)) {
+                    // Namecheap wants at least two name servers.
+                    return error("2011146", "Invalid nameservers".to_owned());
+                }
+                held.nameservers = names;
+                namecheap_answer(&command, "OK", &format!(r#"<DomainDNSSetCustomResult Domain="{domain}" Updated="true" />"#))
+            }
+            "namecheap.domains.dns.getHosts" => {
+                let hosts: String = held.records.iter().enumerate().map(|(i, (kind, name, value, ttl, priority))| {
+                    format!(r#"<host HostId="{i}" Name="{}" Type="{kind}" Address="{}" MXPref="{}" TTL="{ttl}" />"#, xml_escape(name), xml_escape(value), priority.unwrap_or(10))
+                }).collect();
+                namecheap_answer(&command, "OK", &format!(r#"<DomainDNSGetHostsResult Domain="{domain}" IsUsingOurDNS="true">{hosts}</DomainDNSGetHostsResult>"#))
+            }
+            "namecheap.domains.dns.setHosts" => {
+                let mut records = Vec::new();
+                for n in 1.. {
+                    let Some(name) = params.get(&format!("HostName{n}")) else { break };
+                    let kind = given(&format!("RecordType{n}"));
+                    let address = given(&format!("Address{n}"));
+                    let ttl: u32 = given(&format!("TTL{n}")).parse().unwrap_or(1800);
+                    if address.is_empty() || !["A", "AAAA", "CNAME", "MX", "TXT"].contains(&kind.as_str()) || !(60..=60_000).contains(&ttl) {
+                        return error("2050900", format!("Invalid host record {n}"));
+                    }
+                    let priority = (kind == "MX").then(|| given(&format!("MXPref{n}")).parse().unwrap_or(10));
+                    records.push((kind, name.clone(), address, ttl, priority));
+                }
+                // setHosts replaces every host record of the domain.
+                held.records = records;
+                namecheap_answer(&command, "OK", &format!(r#"<DomainDNSSetHostsResult Domain="{domain}" IsSuccess="true" />"#))
+            }
+            _ => error("1010104", "Parameter Command is missing or unknown".to_owned()),
+        }
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------
+// OVHcloud API v1: `GET /auth/time`, then every call signed with X-Ovh-Application,
+// X-Ovh-Consumer, X-Ovh-Timestamp and X-Ovh-Signature = "$1$" + SHA-1 hex of
+// "secret+consumer+METHOD+url+body+timestamp"; errors {"errorCode","httpCode","message"}
+// or {"class","message"}; 429 with Retry-After.
+
+pub async fn ovh(application: &str, secret: &str, consumer: &str) -> FakeRegistrar {
+    use sha1::Digest;
+    let (application, secret, consumer) = (
+        application.to_owned(),
+        secret.to_owned(),
+        consumer.to_owned(),
+    );
+    FakeRegistrar::start(move |account, asked| {
+        let refuse = |status: StatusCode, code: &str, message: String| {
+            answer(status, &json!({"errorCode": code, "httpCode": status.to_string(), "message": message}), &[])
+        };
+        if account.down {
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "maintenance".into());
+        }
+        let path = asked.path.strip_prefix("/1.0").unwrap_or(&asked.path).to_owned();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        if asked.method == Method::GET && path == "/auth/time" {
+            let mut response = Response::new(Full::new(Bytes::from(now.to_string())));
+            response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+            return response;
+        }
+        if over_budget(account) {
+            return answer(StatusCode::TOO_MANY_REQUESTS, &json!({"message": "Too many requests"}), &[("retry-after", "17".to_owned())]);
+        }
+        let given_application = asked.header("x-ovh-application").to_owned();
+        let given_consumer = asked.header("x-ovh-consumer").to_owned();
+        if given_application != application {
+            return refuse(StatusCode::FORBIDDEN, "INVALID_KEY", format!("This application key is invalid: {given_application}"));
+        }
+        if given_consumer != consumer {
+            return refuse(StatusCode::FORBIDDEN, "INVALID_CREDENTIAL", format!("This credential is not valid: {given_consumer}"));
+        }
+        let timestamp = asked.header("x-ovh-timestamp").to_owned();
+        let fresh = timestamp.parse::<u64>().is_ok_and(|t| t.abs_diff(now) <= 30);
+        let url = format!(
+            "http://{}{}{}",
+            asked.header("host"),
+            asked.path,
+            asked.raw_query.as_ref().map(|q| format!("?{q}")).unwrap_or_default()
+        );
+        let body = String::from_utf8_lossy(&asked.body);
+        let signed = format!("{secret}+{consumer}+{}+{url}+{body}+{timestamp}", asked.method);
+        let expected: String = sha1::Sha1::digest(signed.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        if !fresh || asked.header("x-ovh-signature") != format!("$1${expected}") {
+            return refuse(StatusCode::BAD_REQUEST, "INVALID_SIGNATURE", "Invalid signature".into());
+        }
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let not_found = || answer(StatusCode::NOT_FOUND, &json!({"class": "Client::NotFound", "message": "This service does not exist"}), &[]);
+        let (zone_api, domain) = match segments.as_slice() {
+            ["domain", "zone", zone, ..] => (true, zone.to_string()),
+            ["domain", domain, ..] => (false, domain.to_string()),
+            _ => return not_found(),
+        };
+        let Some(held) = account.domains.get_mut(&domain) else { return not_found() };
+        let rest: Vec<&str> = segments[if zone_api { 3 } else { 2 }..].to_vec();
+        match (zone_api, &asked.method, rest.as_slice()) {
+            (false, &Method::GET, []) => answer(StatusCode::OK, &json!({"domain": domain, "nameServerType": "external", "transferLockStatus": "locked"}), &[]),
+            (false, &Method::GET, ["nameServer"]) => answer(StatusCode::OK, &json!((0..held.nameservers.len()).collect::<Vec<_>>()), &[]),
+            (false, &Method::GET, ["nameServer", id]) => match id.parse::<usize>().ok().and_then(|i| held.nameservers.get(i)) {
+                Some(host) => answer(StatusCode::OK, &json!({"id": id.parse::<u64>().unwrap_or(0), "host": host, "ip": null, "isUsed": true, "toDelete": false}), &[]),
+                None => not_found(),
+            },
+            (false, &Method::POST, ["nameServers", "update"]) => {
+                let hosts: Vec<String> = asked.json().and_then(|b| b["nameServers"].as_array().cloned()).unwrap_or_default()
+                    .iter().filter_map(|s| s["host"].as_str().map(str::to_owned)).collect();
+                if hosts.is_empty() || !hosts.iter().all(|h| is_hostname(h)) {
+                    return answer(StatusCode::BAD_REQUEST, &json!({"class": "Client::BadRequest", "message": "Invalid name servers"}), &[]);
+                }
+                held.nameservers = hosts;
+                answer(StatusCode::OK, &json!({"id": 1, "function": "DomainDnsUpdate", "status": "todo"}), &[])
+            }
+            (true, &Method::GET, ["record"]) => {
+                let kind = asked.query.get("fieldType").cloned().unwrap_or_default();
+                let sub = asked.query.get("subDomain").cloned().unwrap_or_default();
+                let name = if sub.is_empty() { "@".to_owned() } else { sub };
+                let ids: Vec<usize> = held.records.iter().enumerate().filter(|(_, r)| r.0 == kind && r.1 == name).map(|(i, _)| i).collect();
+                answer(StatusCode::OK, &json!(ids), &[])
+            }
+            (true, &Method::DELETE, ["record", id]) => {
+                let Some(index) = id.parse::<usize>().ok().filter(|i| *i < held.records.len()) else { return not_found() };
+                // Keep ids stable while a caller walks a list: blank the slot, drop blanks later.
+                held.records[index].0 = String::new();
+                answer(StatusCode::OK, &json!(null), &[])
+            }
+            (true, &Method::POST, ["record"]) => {
+                let body = asked.json().unwrap_or_default();
+                let kind = body["fieldType"].as_str().unwrap_or("").to_owned();
+                let sub = body["subDomain"].as_str().unwrap_or("").to_owned();
+                let target = body["target"].as_str().unwrap_or("").to_owned();
+                let ttl = body["ttl"].as_u64().and_then(|t| u32::try_from(t).ok()).unwrap_or(0);
+                if target.is_empty() || !["A", "AAAA", "CNAME", "MX", "TXT"].contains(&kind.as_str()) {
+                    return answer(StatusCode::BAD_REQUEST, &json!({"class": "Client::BadRequest", "message": "Invalid record"}), &[]);
+                }
+                let (priority, value) = match (kind.as_str(), target.split_once(' ')) {
+                    ("MX", Some((p, host))) => (p.parse().ok(), host.to_owned()),
+                    _ => (None, target),
+                };
+                let name = if sub.is_empty() { "@".to_owned() } else { sub };
+                held.records.push((kind, name, value, ttl, priority));
+                answer(StatusCode::OK, &json!({"id": held.records.len() - 1}), &[])
+            }
+            (true, &Method::POST, ["refresh"]) => {
+                held.records.retain(|r| !r.0.is_empty());
+                answer(StatusCode::OK, &json!(null), &[])
+            }
+            _ => not_found(),
         }
     })
     .await

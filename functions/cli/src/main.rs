@@ -76,6 +76,13 @@ enum Command {
         #[arg(long)]
         grace_confirmed: bool,
     },
+    /// A customer's own domain at their registrar (bring-your-own). The customer's token is
+    /// read from PDM_REGISTRAR_TOKEN, or from stdin: never an argument, which the process
+    /// list and shell history would keep.
+    Registrar {
+        #[command(subcommand)]
+        action: RegistrarAction,
+    },
     /// A pool's live allocations.
     List {
         pool: String,
@@ -107,6 +114,74 @@ enum Command {
         /// One pool; every managed pool when absent.
         pool: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum RegistrarAction {
+    /// Confirm the token opens the account holding the domain (writes nothing).
+    Validate { registrar: String, domain: String },
+    /// Point the domain at these name servers, then read them back.
+    SetNs {
+        registrar: String,
+        domain: String,
+        #[arg(required = true)]
+        nameservers: Vec<String>,
+    },
+    /// Write the records of a JSON file (`[{"type","name","value","ttl","priority"}]`).
+    SetDns {
+        registrar: String,
+        domain: String,
+        #[arg(long)]
+        records: std::path::PathBuf,
+    },
+}
+
+/// The customer's token: PDM_REGISTRAR_TOKEN, else the first line of stdin.
+fn customer_token() -> Result<String, Error> {
+    if let Ok(token) = std::env::var("PDM_REGISTRAR_TOKEN") {
+        return Ok(token);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::InvalidFormat(format!("cannot read the token from stdin: {e}")))?;
+    Ok(line.trim().to_owned())
+}
+
+async fn registrar(out: Output, ctx: &Ctx, action: &RegistrarAction) -> Result<ExitCode, Error> {
+    let (name, domain) = match action {
+        RegistrarAction::Validate { registrar, domain }
+        | RegistrarAction::SetNs {
+            registrar, domain, ..
+        }
+        | RegistrarAction::SetDns {
+            registrar, domain, ..
+        } => (registrar, domain),
+    };
+    let request = ctx.registrars.request(name, domain, &customer_token()?)?;
+    let registrar = request.registrar.name();
+    let domain = request.domain.as_str();
+    let answer = match action {
+        RegistrarAction::Validate { .. } => {
+            request.validate().await?;
+            serde_json::json!({"valid": true, "registrar": registrar, "domain": domain})
+        }
+        RegistrarAction::SetNs { nameservers, .. } => {
+            let held = request.set_ns(nameservers).await?;
+            serde_json::json!({"success": true, "registrar": registrar, "domain": domain, "nameservers": held})
+        }
+        RegistrarAction::SetDns { records, .. } => {
+            let text = std::fs::read_to_string(records).map_err(|e| {
+                Error::InvalidFormat(format!("cannot read {}: {e}", records.display()))
+            })?;
+            let records: Vec<pdm_core::registrar::Record> = serde_json::from_str(&text)
+                .map_err(|e| Error::InvalidFormat(format!("records: {e}")))?;
+            request.set_dns(&records).await?;
+            serde_json::json!({"success": true, "registrar": registrar, "domain": domain, "records": records.len()})
+        }
+    };
+    out.print(&answer, || vec![vec![answer.to_string()]]);
+    Ok(ExitCode::SUCCESS)
 }
 
 #[tokio::main]
@@ -221,6 +296,7 @@ async fn run(cli: &Cli, ctx: &Arc<Ctx>) -> Result<ExitCode, Error> {
             let (freed, sync) = pdm.release(&pool, &sub, token, &actor).await?;
             Ok(print_freed(out, &freed, sync))
         }
+        Command::Registrar { action } => registrar(out, ctx, action).await,
         Command::ForceRelease {
             fqdn,
             reason,

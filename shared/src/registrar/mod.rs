@@ -9,6 +9,8 @@
 
 pub mod cloudflare;
 pub mod godaddy;
+pub mod namecheap;
+pub mod ovh;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,6 +21,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::Error;
 use crate::dns::scrub;
 
 /// The customer's credentials as they sent them (an API token, or `key:secret` where the
@@ -269,19 +272,102 @@ impl Registrars {
 
     /// The adapters as configured: each at its API's base URL.
     pub fn from_config(urls: &RegistrarUrls, timeout: Duration) -> Self {
-        Self::new(vec![
+        let mut adapters: Vec<Arc<dyn Registrar>> = vec![
             Arc::new(cloudflare::Cloudflare::new(&urls.cloudflare, timeout)),
             Arc::new(godaddy::GoDaddy::new(&urls.godaddy, timeout)),
-        ])
+            Arc::new(ovh::Ovh::new(&urls.ovh, timeout)),
+        ];
+        // Namecheap answers only requests from the address whitelisted for the account.
+        if let Some(client_ip) = &urls.namecheap_client_ip {
+            adapters.push(Arc::new(namecheap::Namecheap::new(
+                &urls.namecheap,
+                client_ip,
+                timeout,
+            )));
+        }
+        Self::new(adapters)
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Registrar>> {
         self.0.get(name.to_ascii_lowercase().as_str())
     }
 
+    /// A customer's request to `registrar` for `domain`, checked before any call: 404
+    /// `unsupported-registrar` (with the ones there are), 422 for a missing or malformed
+    /// domain or token.
+    pub fn request(&self, registrar: &str, domain: &str, token: &str) -> Result<Request, Error> {
+        let registrar = self
+            .get(registrar)
+            .cloned()
+            .ok_or_else(|| Error::UnsupportedRegistrar(registrar.to_owned(), self.names()))?;
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        if !crate::domain::is_hostname(&domain) || !domain.contains('.') {
+            return Err(Error::InvalidFormat(
+                "domain must be a domain name".to_owned(),
+            ));
+        }
+        if token.trim().is_empty() {
+            return Err(Error::InvalidFormat("token is required".to_owned()));
+        }
+        Ok(Request {
+            registrar,
+            domain,
+            token: Token::new(token),
+        })
+    }
+
     /// Their names, sorted.
     pub fn names(&self) -> Vec<&'static str> {
         self.0.keys().copied().collect()
+    }
+}
+
+/// One customer's request to one registrar, its input checked.
+#[derive(Debug)]
+pub struct Request {
+    pub registrar: Arc<dyn Registrar>,
+    pub domain: String,
+    token: Token,
+}
+
+impl Request {
+    /// Confirms the token opens the account holding the domain; writes nothing.
+    pub async fn validate(&self) -> Result<(), Error> {
+        Ok(self.registrar.validate(&self.token, &self.domain).await?)
+    }
+
+    /// Validates, sets the name servers (normalized; 422 for none), then reads them back:
+    /// what the registrar holds, not what was asked.
+    pub async fn set_ns(&self, given: &[String]) -> Result<Vec<String>, Error> {
+        let nameservers = normalized_nameservers(given).map_err(Error::InvalidFormat)?;
+        self.validate().await?;
+        self.registrar
+            .set_nameservers(&self.token, &self.domain, &nameservers)
+            .await?;
+        let held = self
+            .registrar
+            .nameservers(&self.token, &self.domain)
+            .await?;
+        Ok(held
+            .iter()
+            .map(|ns| ns.trim_end_matches('.').to_ascii_lowercase())
+            .collect())
+    }
+
+    /// Writes `records`, each checked before any call (422 for none, or for a bad one).
+    pub async fn set_dns(&self, records: &[Record]) -> Result<(), Error> {
+        if records.is_empty() {
+            return Err(Error::InvalidFormat(
+                "records must hold at least one record".to_owned(),
+            ));
+        }
+        for record in records {
+            record.validate().map_err(Error::InvalidFormat)?;
+        }
+        Ok(self
+            .registrar
+            .set_records(&self.token, &self.domain, records)
+            .await?)
     }
 }
 
@@ -291,6 +377,11 @@ impl Registrars {
 pub struct RegistrarUrls {
     pub cloudflare: String,
     pub godaddy: String,
+    pub namecheap: String,
+    /// PDM's egress address as whitelisted at Namecheap (`NAMECHEAP_CLIENT_IP`); without it
+    /// the Namecheap adapter is not offered.
+    pub namecheap_client_ip: Option<String>,
+    pub ovh: String,
 }
 
 /// A registrar's HTTP client: one per adapter, no default headers (the token travels per
