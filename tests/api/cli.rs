@@ -1,7 +1,7 @@
 //! The operator CLI against real PostgreSQL and the fake Dynadot.
 
 use pdm_tests::fake_dynadot::{FakeDynadot, FakeRecord, FakeZone};
-use pdm_tests::served::{binary, database_url};
+use pdm_tests::served::{database_url, run_pdm};
 use pdm_tests::{DYNADOT_KEY, LB_IP, POOL, row_count, seed_reservations};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -20,24 +20,14 @@ impl Run {
 
 /// Runs `pdm args…` on `db` with DNS at `fake`; off the test's thread, so the fake can answer.
 async fn pdm(db: &PgPool, fake: &FakeDynadot, args: &[&str]) -> Run {
-    let env = [
+    let env = vec![
         ("PDM_DATABASE_URL", database_url(db)),
         ("DYNADOT_API_KEY", DYNADOT_KEY.to_owned()),
         ("DYNADOT_API_URL", fake.url.clone()),
         ("PDM_LOG_LEVEL", "warn".to_owned()),
         ("USER", "ops".to_owned()),
     ];
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(binary("pdm"))
-            .env_clear()
-            .envs(env)
-            .args(args)
-            .output()
-            .expect("pdm runs")
-    })
-    .await
-    .unwrap();
+    let output = run_pdm(env, args).await;
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

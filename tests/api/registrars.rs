@@ -408,7 +408,7 @@ async fn the_customers_token_reaches_no_answer_and_no_log_line(db: PgPool) {
 async fn the_cli_points_a_domain_with_the_token_from_the_environment(db: PgPool) {
     // Arrange
     let r = registrars(db.clone()).await;
-    let env = [
+    let env = vec![
         ("PDM_DATABASE_URL", pdm_tests::served::database_url(&db)),
         ("GODADDY_API_URL", r.godaddy.url.clone()),
         ("PDM_REGISTRAR_TOKEN", godaddy_token()),
@@ -425,16 +425,7 @@ async fn the_cli_points_a_domain_with_the_token_from_the_environment(db: PgPool)
     ];
 
     // Act
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(pdm_tests::served::binary("pdm"))
-            .env_clear()
-            .envs(env)
-            .args(args)
-            .output()
-            .expect("pdm runs")
-    })
-    .await
-    .unwrap();
+    let output = pdm_tests::served::run_pdm(env, &args).await;
 
     // Assert
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -40,6 +40,22 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// Runs the `pdm` command with only `env` and `args`, off the test's thread (so fakes the
+/// test serves can answer it), until it exits.
+pub async fn run_pdm(env: Vec<(&'static str, String)>, args: &[&str]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        Command::new(binary("pdm"))
+            .env_clear()
+            .envs(env)
+            .args(args)
+            .output()
+            .expect("pdm runs")
+    })
+    .await
+    .expect("the command's thread")
+}
+
 /// The URL of the database `db` is connected to.
 pub fn database_url(db: &PgPool) -> String {
     let options = db.connect_options();

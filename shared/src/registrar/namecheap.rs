@@ -116,52 +116,59 @@ impl Namecheap {
         })
     }
 
+    /// `command` for `domain`, its answer read by `read`.
+    async fn read<T>(
+        &self,
+        token: &Token,
+        command: &str,
+        domain: &str,
+        read: impl Fn(&roxmltree::Document) -> T,
+    ) -> Result<T, RegistrarError> {
+        let text = self.call(token, command, &domain_params(domain)).await?;
+        let document =
+            roxmltree::Document::parse(&text).map_err(|_| RegistrarError::Unavailable)?;
+        Ok(read(&document))
+    }
+
     async fn listed_nameservers(
         &self,
         token: &Token,
         domain: &str,
     ) -> Result<Vec<String>, RegistrarError> {
-        let text = self
-            .call(
-                token,
-                "namecheap.domains.dns.getList",
-                &domain_params(domain),
-            )
-            .await?;
-        let document =
-            roxmltree::Document::parse(&text).map_err(|_| RegistrarError::Unavailable)?;
-        Ok(document
-            .descendants()
-            .filter(|node| node.has_tag_name("Nameserver"))
-            .filter_map(|node| node.text())
-            .map(str::to_owned)
-            .collect())
+        self.read(token, "namecheap.domains.dns.getList", domain, |document| {
+            document
+                .descendants()
+                .filter(|node| node.has_tag_name("Nameserver"))
+                .filter_map(|node| node.text())
+                .map(str::to_owned)
+                .collect()
+        })
+        .await
     }
 
     async fn hosts(&self, token: &Token, domain: &str) -> Result<Vec<Host>, RegistrarError> {
-        let text = self
-            .call(
-                token,
-                "namecheap.domains.dns.getHosts",
-                &domain_params(domain),
-            )
-            .await?;
-        let document =
-            roxmltree::Document::parse(&text).map_err(|_| RegistrarError::Unavailable)?;
-        Ok(document
-            .descendants()
-            .filter(|node| node.has_tag_name("host"))
-            .map(|node| {
-                let attribute = |name: &str| node.attribute(name).unwrap_or("").to_owned();
-                Host {
-                    name: attribute("Name"),
-                    kind: attribute("Type"),
-                    address: attribute("Address"),
-                    mx_pref: attribute("MXPref"),
-                    ttl: attribute("TTL"),
-                }
-            })
-            .collect())
+        self.read(
+            token,
+            "namecheap.domains.dns.getHosts",
+            domain,
+            |document| {
+                document
+                    .descendants()
+                    .filter(|node| node.has_tag_name("host"))
+                    .map(|node| {
+                        let attribute = |name: &str| node.attribute(name).unwrap_or("").to_owned();
+                        Host {
+                            name: attribute("Name"),
+                            kind: attribute("Type"),
+                            address: attribute("Address"),
+                            mx_pref: attribute("MXPref"),
+                            ttl: attribute("TTL"),
+                        }
+                    })
+                    .collect()
+            },
+        )
+        .await
     }
 }
 
