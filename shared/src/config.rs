@@ -204,6 +204,7 @@ impl Config {
             )?,
             registrar_urls: RegistrarUrls {
                 cloudflare: parsed("CLOUDFLARE_API_URL", "https://api.cloudflare.com/client/v4").0,
+                dynadot: parsed("DYNADOT_API_URL", DEFAULT_DYNADOT_API_URL).0,
                 godaddy: parsed("GODADDY_API_URL", "https://api.godaddy.com").0,
                 namecheap: parsed(
                     "NAMECHEAP_API_URL",

@@ -198,7 +198,7 @@ async fn rate_limits_outages_and_unknown_registrars_are_classified(db: PgPool) {
     assert_eq!(unknown.error(), "unsupported-registrar");
     assert_eq!(
         unknown.body["supported"],
-        json!(["cloudflare", "godaddy", "namecheap", "ovh"])
+        json!(["cloudflare", "dynadot", "godaddy", "namecheap", "ovh"])
     );
 }
 
@@ -444,4 +444,104 @@ async fn the_cli_points_a_domain_with_the_token_from_the_environment(db: PgPool)
         ["ns1.openova.io", "ns2.openova.io"]
     );
     assert!(!stdout.contains(GODADDY_SECRET));
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn dynadot_validates_points_and_writes_with_the_customers_own_api3_key(db: PgPool) {
+    use pdm_tests::fake_dynadot::{FakeDynadot, FakeRecord, FakeZone};
+    // Arrange: the customer's own Dynadot account, its failures quoting the request.
+    let logs = LogCapture::default();
+    let _capture = logs.install();
+    let customer_key = "customer-api3-key-6e0f";
+    let fake = FakeDynadot::start(customer_key).await;
+    fake.seed(DOMAIN, FakeZone::with_foreign_records());
+    fake.set_echo_requests(true);
+    let app = TestApp::with_config(db, &config(&[("DYNADOT_API_URL", fake.url.as_str())]));
+    let body = |token: &str, extra: Value| {
+        let mut body = json!({"domain": DOMAIN, "token": token});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+
+    // Act
+    let valid = post(&app, "dynadot", "validate", body(customer_key, json!({}))).await;
+    let wrong = post(
+        &app,
+        "dynadot",
+        "validate",
+        body("not-the-key-1234", json!({})),
+    )
+    .await;
+    let elsewhere = post(
+        &app,
+        "dynadot",
+        "validate",
+        json!({"domain": "someone-else.net", "token": customer_key}),
+    )
+    .await;
+    let pointed = post(
+        &app,
+        "dynadot",
+        "set-ns",
+        body(
+            customer_key,
+            json!({"nameservers": ["ns1.openova.io", "ns2.openova.io"]}),
+        ),
+    )
+    .await;
+    let foreign_before = fake.zone(DOMAIN).sub.len();
+    let written = post(
+        &app,
+        "dynadot",
+        "set-dns",
+        body(
+            customer_key,
+            json!({"records": [{"type": "CNAME", "name": "shop", "value": "acme.omani.works.", "ttl": 3600}]}),
+        ),
+    )
+    .await;
+
+    fake.set_fault_rate(1.0);
+    let away = post(&app, "dynadot", "validate", body(customer_key, json!({}))).await;
+
+    // Assert
+    assert_eq!(valid.status, StatusCode::OK, "{:?}", valid.body);
+    assert_eq!(wrong.error(), "invalid-token");
+    assert_eq!(away.status, StatusCode::BAD_GATEWAY, "{:?}", away.body);
+    assert!(
+        logs.text().contains("registrar refused"),
+        "the quoting failure was logged"
+    );
+    assert_eq!(elsewhere.error(), "domain-not-in-account");
+    assert_eq!(pointed.status, StatusCode::OK, "{:?}", pointed.body);
+    assert_eq!(
+        pointed.body["nameservers"],
+        json!(["ns1.openova.io", "ns2.openova.io"])
+    );
+    assert_eq!(
+        fake.nameservers(DOMAIN),
+        ["ns1.openova.io", "ns2.openova.io"]
+    );
+    assert_eq!(written.status, StatusCode::OK, "{:?}", written.body);
+    let zone = fake.zone(DOMAIN);
+    assert_eq!(
+        zone.sub.len(),
+        foreign_before + 1,
+        "set_dns2 kept every other record"
+    );
+    assert_eq!(
+        zone.at("shop"),
+        [&FakeRecord::sub("shop", "CNAME", "acme.omani.works.", None)]
+    );
+    let logged = logs.text();
+    for answer in [&valid, &wrong, &elsewhere, &pointed, &written, &away] {
+        assert!(!answer.body.to_string().contains(customer_key));
+    }
+    assert!(!logged.contains(customer_key), "the key was logged");
+    assert!(
+        !logged.contains("not-the-key-1234"),
+        "the wrong key was logged"
+    );
 }

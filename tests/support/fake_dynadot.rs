@@ -117,6 +117,10 @@ impl FakeZone {
 #[derive(Default)]
 struct State {
     zones: BTreeMap<String, FakeZone>,
+    /// Each seeded domain's name servers (domain_info, set_ns).
+    nameservers: BTreeMap<String, Vec<String>>,
+    /// Name servers registered in the account (add_ns): set_ns takes only these.
+    registered_ns: Vec<String>,
     calls: BTreeMap<String, usize>,
     fault_rate: f64,
     /// Failures quote the request, key and all, as some providers' error pages do.
@@ -169,7 +173,17 @@ impl FakeDynadot {
     }
 
     pub fn seed(&self, domain: &str, zone: FakeZone) {
-        self.state().zones.insert(domain.to_owned(), zone);
+        let mut state = self.state();
+        state.zones.insert(domain.to_owned(), zone);
+        state.nameservers.insert(
+            domain.to_owned(),
+            vec!["ns1.dyna-ns.net".to_owned(), "ns2.dyna-ns.net".to_owned()],
+        );
+    }
+
+    /// The domain's name servers, as domain_info reports them.
+    pub fn nameservers(&self, domain: &str) -> Vec<String> {
+        self.state().nameservers[domain].clone()
     }
 
     pub fn zone(&self, domain: &str) -> FakeZone {
@@ -261,6 +275,9 @@ impl Handler {
             match command.as_str() {
                 "get_dns" => self.get_dns(domain),
                 "set_dns2" => self.set_dns2(domain, &params),
+                "domain_info" => self.domain_info(domain),
+                "add_ns" => self.add_ns(param("host").unwrap_or("")),
+                "set_ns" => self.set_ns(domain, &params),
                 other => {
                     json!({"Response": {"ResponseCode": "-1", "Error": format!("unknown command {other}")}})
                 }
@@ -272,6 +289,66 @@ impl Handler {
             "application/json".parse().unwrap(),
         );
         response
+    }
+
+    fn domain_info(&self, domain: &str) -> Value {
+        let state = self.state.lock().unwrap();
+        let Some(nameservers) = state.nameservers.get(domain) else {
+            return error_of("domain_info", "could not find domain in your account");
+        };
+        let servers: Vec<Value> = nameservers
+            .iter()
+            .enumerate()
+            .map(|(i, ns)| json!({"ServerId": i.to_string(), "ServerName": ns}))
+            .collect();
+        json!({"DomainInfoResponse": {"ResponseCode": 0, "Status": "success", "DomainInfo": {
+            "Name": domain, "Expiration": "1893456000000",
+            "NameServerSettings": {"Type": "Name Servers", "NameServers": servers},
+        }}})
+    }
+
+    /// api3 `add_ns`: registers a name server host in the account.
+    fn add_ns(&self, host: &str) -> Value {
+        let mut state = self.state.lock().unwrap();
+        let host = host.to_ascii_lowercase();
+        if !pdm_core::domain::is_hostname(&host) || !host.contains('.') {
+            return error_of("add_ns", "invalid host name");
+        }
+        if state.registered_ns.contains(&host) {
+            return error_of("add_ns", &format!("{host} already exists in your account"));
+        }
+        state.registered_ns.push(host.clone());
+        let id = state.registered_ns.len().to_string();
+        json!({"AddNsResponse": {"ResponseCode": 0, "Status": "success", "AddNsContent": {"Host": host, "ServerId": id}}})
+    }
+
+    /// api3 `set_ns`: `ns0`..`ns12`, each registered in the account first.
+    fn set_ns(&self, domain: &str, params: &[(String, String)]) -> Value {
+        let mut state = self.state.lock().unwrap();
+        if !state.nameservers.contains_key(domain) {
+            return error_of("set_ns", "could not find domain in your account");
+        }
+        let mut hosts = Vec::new();
+        for i in 0..13 {
+            let Some((_, host)) = params.iter().find(|(k, _)| *k == format!("ns{i}")) else {
+                break;
+            };
+            let host = host.to_ascii_lowercase();
+            if !state.registered_ns.contains(&host) {
+                return error_of(
+                    "set_ns",
+                    &format!(
+                        "'{host}' needs to be registered with an ip address before it can be used"
+                    ),
+                );
+            }
+            hosts.push(host);
+        }
+        if hosts.is_empty() {
+            return error_of("set_ns", "no name servers given");
+        }
+        state.nameservers.insert(domain.to_owned(), hosts);
+        json!({"SetNsResponse": {"ResponseCode": 0, "Status": "success"}})
     }
 
     fn get_dns(&self, domain: &str) -> Value {
@@ -366,6 +443,9 @@ fn error_of(command: &str, message: &str) -> Value {
     let key = match command {
         "get_dns" => "GetDnsResponse",
         "set_dns2" => "SetDnsResponse",
+        "domain_info" => "DomainInfoResponse",
+        "add_ns" => "AddNsResponse",
+        "set_ns" => "SetNsResponse",
         _ => "Response",
     };
     json!({key: {"ResponseCode": "-1", "Status": "error", "Error": message}})

@@ -217,14 +217,32 @@ impl Zone {
 /// The inner answer of an api3 response (`{"<Command>Response": {...}}`, or `{"Response": ...}`
 /// for errors), when its `ResponseCode` (a number or a string) is 0.
 fn api_answer<'a>(body: &'a Value, expected: &str) -> Result<&'a Value, DnsError> {
-    let object = body.as_object().ok_or_else(|| {
-        DnsError::Unavailable("api3 answered something other than an object".to_owned())
-    })?;
+    inner_answer(body, expected).map_err(|failure| match failure {
+        Api3Failure::Malformed(what) => DnsError::Unavailable(what.to_owned()),
+        Api3Failure::Error(message) => classify(message),
+    })
+}
+
+/// Why an api3 answer is not a success.
+#[derive(Debug)]
+pub(crate) enum Api3Failure {
+    /// Not api3's shape at all.
+    Malformed(&'static str),
+    /// The `Error` text (or the code) of an answer that says it failed.
+    Error(String),
+}
+
+/// The inner object of an api3 answer (`{"<Command>Response": {…}}`, or the `Response` of
+/// failures such as a refused key), when it says success (`ResponseCode` 0 as text or number).
+pub(crate) fn inner_answer<'a>(body: &'a Value, expected: &str) -> Result<&'a Value, Api3Failure> {
+    let object = body.as_object().ok_or(Api3Failure::Malformed(
+        "api3 answered something other than an object",
+    ))?;
     let answer = object
         .get(expected)
         .or_else(|| object.get("Response"))
         .or_else(|| object.values().next())
-        .ok_or_else(|| DnsError::Unavailable("api3 answered an empty object".to_owned()))?;
+        .ok_or(Api3Failure::Malformed("api3 answered an empty object"))?;
     let code = optional_text(&answer["ResponseCode"]).ok().flatten();
     let failed = answer["Status"]
         .as_str()
@@ -235,7 +253,7 @@ fn api_answer<'a>(body: &'a Value, expected: &str) -> Result<&'a Value, DnsError
     let message = answer["Error"]
         .as_str()
         .map_or_else(|| format!("ResponseCode {code:?}"), str::to_owned);
-    Err(classify(message))
+    Err(Api3Failure::Error(message))
 }
 
 /// Dynadot's passing failures say so in words; anything else is a refusal.

@@ -8,6 +8,7 @@
 //! may echo a request back.
 
 pub mod cloudflare;
+pub mod dynadot;
 pub mod godaddy;
 pub mod namecheap;
 pub mod ovh;
@@ -274,6 +275,7 @@ impl Registrars {
     pub fn from_config(urls: &RegistrarUrls, timeout: Duration) -> Self {
         let mut adapters: Vec<Arc<dyn Registrar>> = vec![
             Arc::new(cloudflare::Cloudflare::new(&urls.cloudflare, timeout)),
+            Arc::new(dynadot::Dynadot::new(&urls.dynadot, timeout)),
             Arc::new(godaddy::GoDaddy::new(&urls.godaddy, timeout)),
             Arc::new(ovh::Ovh::new(&urls.ovh, timeout)),
         ];
@@ -376,6 +378,8 @@ impl Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrarUrls {
     pub cloudflare: String,
+    /// api3, as `DYNADOT_API_URL` (the same API PDM's own DNS uses, with the customer's key).
+    pub dynadot: String,
     pub godaddy: String,
     pub namecheap: String,
     /// PDM's egress address as whitelisted at Namecheap (`NAMECHEAP_CLIENT_IP`); without it
