@@ -15,7 +15,13 @@ use aws_config::environment::{
 use aws_config::meta::region::ProvideRegion;
 use aws_sdk_secretsmanager::config::BehaviorVersion;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
 
 /// The variable naming the secret (an ARN or a name).
 pub const SECRET_ID: &str = "PDM_SECRET_ID";
@@ -63,10 +69,7 @@ pub async fn load(id: &str) -> Result<HashMap<String, String>, SecretError> {
 /// default chain (profiles, SSO, STS, IMDS, ECS): a Lambda function never needs it, and it
 /// would more than double what reading one secret adds to every binary.
 async fn client() -> aws_sdk_secretsmanager::Client {
-    // rustls with ring, as everywhere else in PDM: no aws-lc C build.
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    let http_client = Reqwest(reqwest::Client::new());
     let region = EnvironmentVariableRegionProvider::new().region().await;
     let mut config = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -84,6 +87,53 @@ async fn client() -> aws_sdk_secretsmanager::Client {
         config = config.endpoint_url(url.trim());
     }
     aws_sdk_secretsmanager::Client::from_conf(config.build())
+}
+
+/// The SDK's HTTP over reqwest, the client every PDM binary has already: one request and
+/// its whole answer (a secret is small), no second HTTP and TLS stack.
+#[derive(Debug, Clone)]
+struct Reqwest(reqwest::Client);
+
+impl HttpClient for Reqwest {
+    fn http_connector(
+        &self,
+        _settings: &HttpConnectorSettings,
+        _components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}
+
+impl HttpConnector for Reqwest {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let client = self.0.clone();
+        HttpConnectorFuture::new(async move {
+            let (parts, body) = request
+                .try_into_http1x()
+                .map_err(|e| ConnectorError::user(e.into()))?
+                .into_parts();
+            let body = body.bytes().map(bytes::Bytes::copy_from_slice).unwrap_or_default();
+            let answer = client
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| ConnectorError::io(e.without_url().into()))?;
+            let mut response = http::Response::builder().status(answer.status());
+            if let Some(headers) = response.headers_mut() {
+                *headers = answer.headers().clone();
+            }
+            let body = answer
+                .bytes()
+                .await
+                .map_err(|e| ConnectorError::io(e.without_url().into()))?;
+            let response = response
+                .body(SdkBody::from(body))
+                .map_err(|e| ConnectorError::other(e.into(), None))?;
+            HttpResponse::try_from(response).map_err(|e| ConnectorError::other(e.into(), None))
+        })
+    }
 }
 
 fn classify(id: &str, error: GetSecretValueError) -> SecretError {
