@@ -112,7 +112,10 @@ impl HttpConnector for Reqwest {
                 .try_into_http1x()
                 .map_err(|e| ConnectorError::user(e.into()))?
                 .into_parts();
-            let body = body.bytes().map(bytes::Bytes::copy_from_slice).unwrap_or_default();
+            let body = body
+                .bytes()
+                .map(bytes::Bytes::copy_from_slice)
+                .unwrap_or_default();
             let answer = client
                 .request(parts.method, parts.uri.to_string())
                 .headers(parts.headers)
