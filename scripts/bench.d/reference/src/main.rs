@@ -1,4 +1,4 @@
-//! `GET /…/check?sub=NAME` answered by the check's one SELECT and nothing else: no routing,
+//! `GET /…/check?sub=NAME` answered by PDM's check statement and nothing else: no routing,
 //! validation, logging, metrics, timeouts or pool. `scripts/bench` measures it beside PDM, so
 //! the table shows what an HTTP hop over PostgreSQL costs on the machine at hand.
 //!
@@ -16,11 +16,9 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-const CHECK: &str = "select pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
-       load_balancer_ip, reservation_token, created_by,
-       (state = 'reserved' and expires_at <= now()) as lapsed,
-       dns_state, dns_version, dns_hosts, releasing_since
-from pool_allocations where pool_domain = 'omani.works' and subdomain = $1";
+/// PDM's check statement itself (the store's file), so that the two differ only in what
+/// surrounds it.
+const CHECK: &str = include_str!("../../../../shared/src/store/sql/postgres/check_name.sql");
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -47,10 +45,14 @@ async fn main() {
                     .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("sub=")))
                     .unwrap_or_default()
                     .to_owned();
-                let row = client.query_opt(&statement, &[&sub]).await.expect("query");
+                let row = client
+                    .query_one(&statement, &[&"omani.works", &sub, &6_i32])
+                    .await
+                    .expect("query");
+                let state: Option<String> = row.get("state");
                 let body = format!(
                     r#"{{"available":{},"fqdn":"{sub}.omani.works"}}"#,
-                    row.is_none()
+                    state.is_none()
                 );
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
             }
