@@ -332,23 +332,19 @@ fn positive_duration(value: &str) -> Result<Duration, String> {
 }
 
 /// `*` and plain labels, comma/space separated, de-duplicated in order.
-/// Name servers as absolute names (`ns1.openova.io.`), in the order given.
+/// Name servers as absolute names (`ns1.openova.io.`), in the order given, each once; none
+/// for an empty list.
 fn nameservers(list: &str) -> Result<Vec<String>, String> {
-    let mut names: Vec<String> = Vec::new();
-    for raw in list.split(|c: char| c == ',' || c.is_whitespace()) {
-        let name = raw.trim_end_matches('.').to_ascii_lowercase();
-        if name.is_empty() {
-            continue;
-        }
-        if !crate::domain::is_hostname(&name) || !name.contains('.') {
-            return Err(format!("{raw:?} is not a name server's host name"));
-        }
-        let absolute = format!("{name}.");
-        if !names.contains(&absolute) {
-            names.push(absolute);
-        }
+    let given: Vec<String> = list
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if given.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(names)
+    let names = crate::registrar::normalized_nameservers(&given)?;
+    Ok(names.into_iter().map(|name| format!("{name}.")).collect())
 }
 
 fn sovereign_hosts(list: &str) -> Result<Vec<String>, String> {

@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Record, Registrar, RegistrarError, Token, client, log_answer, unreachable};
+use super::{Record, Registrar, RegistrarError, Token, by_status, client, log_answer, send};
 
 #[derive(Debug)]
 pub struct Cloudflare {
@@ -60,32 +60,28 @@ impl Cloudflare {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| unreachable("cloudflare", e))?;
-        let status = response.status();
-        let retry_after = super::retry_after(response.headers());
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| unreachable("cloudflare", e))?;
-        if status.is_success() {
-            return serde_json::from_slice::<Envelope<T>>(&body)
+        let answered = send("cloudflare", request).await?;
+        if answered.status.is_success() {
+            return serde_json::from_slice::<Envelope<T>>(&answered.body)
                 .map(|envelope| envelope.result)
                 .map_err(|_| RegistrarError::Unavailable);
         }
-        log_answer("cloudflare", token, status.as_u16(), &body);
-        Err(match status {
+        log_answer(
+            "cloudflare",
+            token,
+            answered.status.as_u16(),
+            &answered.body,
+        );
+        Err(match answered.status {
             // 400 with 6003/6111 is a malformed Authorization header: a token that is no token.
             StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST if path.starts_with("/user") => {
                 RegistrarError::InvalidToken
             }
-            StatusCode::UNAUTHORIZED => RegistrarError::InvalidToken,
-            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => RegistrarError::DomainNotInAccount,
-            StatusCode::TOO_MANY_REQUESTS => RegistrarError::RateLimited { retry_after },
-            s if s.is_server_error() => RegistrarError::Unavailable,
-            _ => RegistrarError::Refused("Cloudflare refused the request (see PDM's log)"),
+            status => by_status(
+                status,
+                answered.retry_after,
+                "Cloudflare refused the request (see PDM's log)",
+            ),
         })
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Record, RecordType, Registrar, RegistrarError, Token, client, unreachable};
+use super::{Answered, Record, RecordType, Registrar, RegistrarError, Token, client, send};
 use crate::dns::dynadot::{Api3Failure, Record as ZoneRecord, Zone, inner_answer};
 
 #[derive(Debug)]
@@ -34,19 +34,12 @@ impl Dynadot {
         params: &[(String, String)],
         answer: &str,
     ) -> Result<Value, RegistrarError> {
-        let response = self
+        let request = self
             .http
             .get(&self.url)
             .query(&[("key", token.expose()), ("command", command)])
-            .query(params)
-            .send()
-            .await
-            .map_err(|e| unreachable("dynadot", e))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| unreachable("dynadot", e))?;
+            .query(params);
+        let Answered { status, body, .. } = send("dynadot", request).await?;
         if !status.is_success() {
             super::log_answer("dynadot", token, status.as_u16(), &body);
             return Err(if status == reqwest::StatusCode::TOO_MANY_REQUESTS {

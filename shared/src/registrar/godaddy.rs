@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Record, Registrar, RegistrarError, Token, client, log_answer, unreachable};
+use super::{Record, Registrar, RegistrarError, Token, by_status, client, log_answer, send};
 
 #[derive(Debug)]
 pub struct GoDaddy {
@@ -58,32 +58,21 @@ impl GoDaddy {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| unreachable("godaddy", e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| unreachable("godaddy", e))?;
-        if status.is_success() {
-            return Ok(body);
+        let answered = send("godaddy", request).await?;
+        if answered.status.is_success() {
+            return Ok(answered.body);
         }
-        log_answer("godaddy", token, status.as_u16(), &body);
-        Err(match status {
-            StatusCode::UNAUTHORIZED => RegistrarError::InvalidToken,
-            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => RegistrarError::DomainNotInAccount,
-            StatusCode::TOO_MANY_REQUESTS => RegistrarError::RateLimited {
-                retry_after: serde_json::from_slice::<Refusal>(&body)
-                    .ok()
-                    .and_then(|r| r.retry_after_sec)
-                    .or_else(|| super::retry_after(&headers)),
-            },
-            s if s.is_server_error() => RegistrarError::Unavailable,
-            _ => RegistrarError::Refused("GoDaddy refused the request (see PDM's log)"),
-        })
+        log_answer("godaddy", token, answered.status.as_u16(), &answered.body);
+        // GoDaddy says when to retry in its body (`retryAfterSec`), before any header.
+        let retry_after = serde_json::from_slice::<Refusal>(&answered.body)
+            .ok()
+            .and_then(|r| r.retry_after_sec)
+            .or(answered.retry_after);
+        Err(by_status(
+            answered.status,
+            retry_after,
+            "GoDaddy refused the request (see PDM's log)",
+        ))
     }
 
     async fn domain(&self, token: &Token, domain: &str) -> Result<Domain, RegistrarError> {

@@ -397,8 +397,54 @@ pub(crate) fn client(timeout: Duration) -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// The classification every adapter shares for a failed transport: no answer at all.
-pub(crate) fn unreachable(registrar: &str, error: reqwest::Error) -> RegistrarError {
+/// A registrar's answer, read whole.
+pub(crate) struct Answered {
+    pub status: reqwest::StatusCode,
+    /// Seconds from a `Retry-After` header, when it holds a number.
+    pub retry_after: Option<u64>,
+    pub body: bytes::Bytes,
+}
+
+/// Sends `request` and reads its whole answer; no answer at all is `Unavailable`.
+pub(crate) async fn send(
+    registrar: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<Answered, RegistrarError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| unreachable(registrar, e))?;
+    let status = response.status();
+    let retry_after = retry_after(response.headers());
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| unreachable(registrar, e))?;
+    Ok(Answered {
+        status,
+        retry_after,
+        body,
+    })
+}
+
+/// What a refusal's HTTP status means where the registrar says nothing more precise.
+pub(crate) fn by_status(
+    status: reqwest::StatusCode,
+    retry_after: Option<u64>,
+    refused: &'static str,
+) -> RegistrarError {
+    use reqwest::StatusCode;
+    match status {
+        StatusCode::UNAUTHORIZED => RegistrarError::InvalidToken,
+        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => RegistrarError::DomainNotInAccount,
+        StatusCode::TOO_MANY_REQUESTS => RegistrarError::RateLimited { retry_after },
+        s if s.is_server_error() => RegistrarError::Unavailable,
+        _ => RegistrarError::Refused(refused),
+    }
+}
+
+/// A transport that failed: no answer at all.
+fn unreachable(registrar: &str, error: reqwest::Error) -> RegistrarError {
     // Without its URL: a registrar may carry credentials in the query (Namecheap does).
     tracing::warn!(registrar, error.message = %error.without_url(), "registrar unreachable");
     RegistrarError::Unavailable
@@ -411,7 +457,7 @@ pub(crate) fn log_answer(registrar: &str, token: &Token, status: u16, body: &[u8
 }
 
 /// Seconds from a `Retry-After` header, when it holds a number.
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
     headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use super::{Record, Registrar, RegistrarError, Token, client, log_answer, unreachable};
+use super::{Record, Registrar, RegistrarError, Token, client, log_answer, send};
 
 #[derive(Debug)]
 pub struct Namecheap {
@@ -68,19 +68,14 @@ impl Namecheap {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&form)
             .finish();
-        let response = self
+        let request = self
             .http
             .post(&self.url)
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| unreachable("namecheap", e))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| unreachable("namecheap", e))?;
+            .body(body);
+        let answered = send("namecheap", request).await?;
+        let status = answered.status;
+        let text = String::from_utf8_lossy(&answered.body).into_owned();
         if status == StatusCode::TOO_MANY_REQUESTS {
             log_answer("namecheap", token, status.as_u16(), text.as_bytes());
             return Err(RegistrarError::RateLimited { retry_after: None });

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
-use super::{Record, Registrar, RegistrarError, Token, client, log_answer, unreachable};
+use super::{Record, Registrar, RegistrarError, Token, by_status, client, log_answer, send};
 
 #[derive(Debug)]
 pub struct Ovh {
@@ -54,17 +54,12 @@ impl Ovh {
     }
 
     async fn server_time(&self) -> Result<String, RegistrarError> {
-        let response = self
-            .http
-            .get(format!("{}/auth/time", self.base))
-            .send()
-            .await
-            .map_err(|e| unreachable("ovh", e))?;
-        if !response.status().is_success() {
+        let request = self.http.get(format!("{}/auth/time", self.base));
+        let answered = send("ovh", request).await?;
+        if !answered.status.is_success() {
             return Err(RegistrarError::Unavailable);
         }
-        let time = response.text().await.map_err(|e| unreachable("ovh", e))?;
-        Ok(time.trim().to_owned())
+        Ok(String::from_utf8_lossy(&answered.body).trim().to_owned())
     }
 
     async fn call(
@@ -91,18 +86,14 @@ impl Ovh {
                 .header("content-type", "application/json")
                 .body(body);
         }
-        let response = request.send().await.map_err(|e| unreachable("ovh", e))?;
-        let status = response.status();
-        let retry_after = super::retry_after(response.headers());
-        let bytes = response.bytes().await.map_err(|e| unreachable("ovh", e))?;
-        if status.is_success() {
-            return Ok(bytes);
+        let answered = send("ovh", request).await?;
+        if answered.status.is_success() {
+            return Ok(answered.body);
         }
-        log_answer("ovh", token, status.as_u16(), &bytes);
-        let answer: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        log_answer("ovh", token, answered.status.as_u16(), &answered.body);
+        let answer: Value = serde_json::from_slice(&answered.body).unwrap_or_default();
         let code = answer["errorCode"].as_str().unwrap_or("");
-        Err(match status {
-            StatusCode::UNAUTHORIZED => RegistrarError::InvalidToken,
+        Err(match answered.status {
             StatusCode::FORBIDDEN
                 if matches!(
                     code,
@@ -112,10 +103,11 @@ impl Ovh {
                 RegistrarError::InvalidToken
             }
             StatusCode::BAD_REQUEST if code == "INVALID_SIGNATURE" => RegistrarError::InvalidToken,
-            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => RegistrarError::DomainNotInAccount,
-            StatusCode::TOO_MANY_REQUESTS => RegistrarError::RateLimited { retry_after },
-            s if s.is_server_error() => RegistrarError::Unavailable,
-            _ => RegistrarError::Refused("OVHcloud refused the request (see PDM's log)"),
+            status => by_status(
+                status,
+                answered.retry_after,
+                "OVHcloud refused the request (see PDM's log)",
+            ),
         })
     }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    ADDRESS_TYPES, Change, ChildZones, Content, PowerDns, RrSet, publish_changes, withdraw_changes,
+    ADDRESS_TYPES, Change, ChildZones, PowerDns, RrSet, publish_changes, withdraw_changes,
     zone_path, zone_records,
 };
 use crate::dns::{
@@ -46,32 +46,6 @@ pub fn child_zone(records: &SovereignRecords) -> String {
     format!("{}.{}.", records.sub, records.pool)
 }
 
-fn rrset(name: &str, kind: &'static str, ttl: u32, contents: &[String]) -> Change {
-    Change {
-        name: name.to_owned(),
-        kind,
-        changetype: "REPLACE",
-        ttl: Some(ttl),
-        records: contents
-            .iter()
-            .map(|content| Content {
-                content: content.clone(),
-                disabled: false,
-            })
-            .collect(),
-    }
-}
-
-fn delete(name: &str, kind: &'static str) -> Change {
-    Change {
-        name: name.to_owned(),
-        kind,
-        changetype: "DELETE",
-        ttl: None,
-        records: Vec::new(),
-    }
-}
-
 impl ChildZones {
     /// The child's SOA with `serial`: the fleet's first name server as primary,
     /// `hostmaster.<child>` as contact.
@@ -90,11 +64,11 @@ impl ChildZones {
     /// The pool zone's changes that delegate `child` (and publish its `ds`, when signed).
     fn delegation(&self, child: &str, ds: &[String]) -> [Change; 2] {
         [
-            rrset(child, "NS", DELEGATION_TTL, &self.nameservers),
+            Change::replace(child, "NS", DELEGATION_TTL, &self.nameservers),
             if ds.is_empty() {
-                delete(child, "DS")
+                Change::delete(child, "DS")
             } else {
-                rrset(child, "DS", DELEGATION_TTL, ds)
+                Change::replace(child, "DS", DELEGATION_TTL, ds)
             },
         ]
     }
@@ -102,7 +76,7 @@ impl ChildZones {
 
 /// The pool zone's changes that undo a delegation.
 fn undelegation(child: &str) -> [Change; 2] {
-    [delete(child, "NS"), delete(child, "DS")]
+    [Change::delete(child, "NS"), Change::delete(child, "DS")]
 }
 
 /// What publishing in a child zone clears at the sovereign's names in the pool zone: the
@@ -116,7 +90,7 @@ fn cleared_in_parent(records: &SovereignRecords) -> Vec<Change> {
             ["CNAME"]
                 .into_iter()
                 .chain(ADDRESS_TYPES)
-                .map(move |kind| delete(&name, kind))
+                .map(move |kind| Change::delete(&name, kind))
         })
         .collect()
 }
@@ -158,13 +132,11 @@ impl PowerDns {
             };
             outcomes.push(outcome);
         }
-        if !parent_patch.is_empty() {
-            match self.patch(pool, &parent_patch).await {
-                Err(DnsError::Refused(_)) if changes.len() > 1 => {
-                    return self.apply_one_by_one(pool, changes, foreign).await;
-                }
-                result => result?,
+        match self.patch_if_any(pool, &parent_patch).await {
+            Err(DnsError::Refused(_)) if changes.len() > 1 => {
+                return self.apply_one_by_one(pool, changes, foreign).await;
             }
+            result => result?,
         }
         for child in &dropped {
             self.drop_zone(child).await?;
@@ -199,7 +171,12 @@ impl PowerDns {
             None => self.create_zone(zones, &child).await?,
         };
         let mut patch = publish_changes(records);
-        patch.push(rrset(&child, "NS", DELEGATION_TTL, &zones.nameservers));
+        patch.push(Change::replace(
+            &child,
+            "NS",
+            DELEGATION_TTL,
+            &zones.nameservers,
+        ));
         let soa = existing
             .iter()
             .find(|r| r.kind == "SOA" && r.name.eq_ignore_ascii_case(&child))
@@ -214,7 +191,7 @@ impl PowerDns {
                 .nth(2)
                 .and_then(|s| s.parse::<u64>().ok())
                 .unwrap_or(0);
-            patch.push(rrset(
+            patch.push(Change::replace(
                 &child,
                 "SOA",
                 DELEGATION_TTL,

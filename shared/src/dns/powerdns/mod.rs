@@ -59,6 +59,23 @@ pub struct Change {
 }
 
 impl Change {
+    /// The RRset `kind` at `name` holding exactly `contents`.
+    fn replace(name: &str, kind: &'static str, ttl: u32, contents: &[String]) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind,
+            changetype: "REPLACE",
+            ttl: Some(ttl),
+            records: contents
+                .iter()
+                .map(|content| Content {
+                    content: content.clone(),
+                    disabled: false,
+                })
+                .collect(),
+        }
+    }
+
     fn delete(name: &str, kind: &'static str) -> Self {
         Self {
             name: name.to_owned(),
@@ -88,16 +105,12 @@ pub fn publish_changes(records: &SovereignRecords) -> Vec<Change> {
                 .chain(ADDRESS_TYPES)
                 .filter(move |t| *t != kind);
             let mut changes: Vec<Change> = stale.map(|t| Change::delete(&name, t)).collect();
-            changes.push(Change {
-                name,
+            changes.push(Change::replace(
+                &name,
                 kind,
-                changetype: "REPLACE",
-                ttl: Some(RECORD_TTL),
-                records: vec![Content {
-                    content: records.target.to_string(),
-                    disabled: false,
-                }],
-            });
+                RECORD_TTL,
+                &[records.target.to_string()],
+            ));
             changes
         })
         .collect()
