@@ -15,7 +15,8 @@ use crate::domain::{CreatedBy, ManagedDomains, PoolDomain, Subdomain};
 use crate::metrics::Metrics;
 use crate::resolver::{Resolver, SystemResolver, answers_for_itself};
 use crate::store::{
-    Activation, Actor, Allocation, DnsState, Event, Release, Reservation, State, Store,
+    Activation, Actor, Allocation, DnsState, Event, Release, Reservation, ReserveTerms, State,
+    Store,
 };
 use crate::zone_writer::ZoneWriter;
 use crate::{Config, Error};
@@ -264,26 +265,25 @@ impl Pdm {
             .room(pool)
             .await?
             .map(|room| (room, self.sovereign_hosts.len()));
+        let terms = ReserveTerms {
+            ttl: self.reservation_ttl,
+            created_by: created_by.as_str(),
+            room,
+            refuse_foreign: self.zones.refuses_foreign(),
+        };
+        let refused = match self.store.reserve(pool, sub, &terms, actor).await? {
+            Reservation::Made(reserved) => {
+                info!(expires_at = ?reserved.expires_at, "reserved");
+                return Ok(*reserved);
+            }
+            refused => refused,
+        };
+        // Records PDM did not write are the first reason, as check gives it.
         if let Some(conflict) = self.zones.foreign_conflict(pool, sub).await? {
             return Err(conflict);
         }
-        match self
-            .store
-            .reserve(
-                pool,
-                sub,
-                self.reservation_ttl,
-                created_by.as_str(),
-                actor,
-                room,
-            )
-            .await?
-        {
-            Reservation::Made(reserved) => {
-                info!(expires_at = ?reserved.expires_at, "reserved");
-                Ok(*reserved)
-            }
-            Reservation::Held => Err(Error::Conflict),
+        match refused {
+            Reservation::Made(_) | Reservation::Held => Err(Error::Conflict),
             Reservation::Full => Err(Error::PoolFull(format!(
                 "{pool} cannot take the {} records of another sovereign",
                 self.sovereign_hosts.len()
@@ -308,10 +308,8 @@ impl Pdm {
             load_balancer_ip: &ip,
             hosts: &self.sovereign_hosts,
             lease: self.dns_lease,
+            refuse_foreign: self.zones.refuses_foreign(),
         };
-        if let Some(conflict) = self.zones.foreign_conflict(pool, sub).await? {
-            return Err(conflict);
-        }
         let allocation = match self.store.activate(pool, sub, &activation, actor).await? {
             Some(activated) => activated,
             None => {
@@ -359,6 +357,10 @@ impl Pdm {
         sub: &Subdomain,
         activation: &Activation<'_>,
     ) -> Result<Allocation, Error> {
+        // Records PDM did not write are the first reason, as check gives it.
+        if let Some(conflict) = self.zones.foreign_conflict(pool, sub).await? {
+            return Err(conflict);
+        }
         let held = self
             .store
             .find(pool, sub)

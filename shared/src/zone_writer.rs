@@ -411,6 +411,11 @@ impl ZoneWriter {
         })
     }
 
+    /// Whether a name is refused while records PDM did not write stand at its host names.
+    pub fn refuses_foreign(&self) -> bool {
+        self.foreign == ForeignRecords::Refuse
+    }
+
     /// `dns-conflict` when, as PDM last saw the zone, records it did not write stand at the
     /// sovereign's host names, unless the operator lets PDM adopt them.
     pub async fn foreign_conflict(

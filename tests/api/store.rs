@@ -9,8 +9,8 @@ use http::{Method, StatusCode};
 use pdm_core::dns::{InMemory, ZoneRecord};
 use pdm_core::domain::{ManagedDomains, PoolDomain, Subdomain};
 use pdm_core::store::{
-    Activation, Actor, DnsState, PgStore, Release, Reservation, SharedQueries, SqliteStore, State,
-    Store, ZoneRoom, ZoneSeen,
+    Activation, Actor, DnsState, PgStore, Release, Reservation, ReserveTerms, SharedQueries,
+    SqliteStore, State, Store, ZoneRoom, ZoneSeen,
 };
 use pdm_tests::{LB_IP, POOL, config, request, send_in_process};
 use serde_json::json;
@@ -85,9 +85,19 @@ const HOSTS: [&str; 2] = ["*", "Console"];
 
 async fn reserve(store: &dyn Store, name: &str, ttl: Duration) -> Reservation {
     store
-        .reserve(&pool(), &sub(name), ttl, "creator", &actor(), None)
+        .reserve(&pool(), &sub(name), &terms(ttl, None), &actor())
         .await
         .unwrap()
+}
+
+/// Reservation terms refusing names where foreign records stand, as PDM's default does.
+fn terms(ttl: Duration, room: Option<(ZoneRoom, usize)>) -> ReserveTerms<'static> {
+    ReserveTerms {
+        ttl,
+        created_by: "creator",
+        room,
+        refuse_foreign: true,
+    }
 }
 
 /// Reserves `name` and returns its token.
@@ -108,6 +118,7 @@ async fn activated(store: &dyn Store, name: &str) -> i64 {
         load_balancer_ip: LB_IP,
         hosts: &hosts,
         lease: Duration::from_secs(30),
+        refuse_foreign: true,
     };
     store
         .activate(&pool(), &sub(name), &activation, &actor())
@@ -214,6 +225,7 @@ store_test!(
             load_balancer_ip: LB_IP,
             hosts: &hosts,
             lease: Duration::from_secs(30),
+            refuse_foreign: true,
         };
         let wrong = store
             .activate(&pool(), &sub("acme"), &activation, &actor())
@@ -470,11 +482,21 @@ store_test!(
 
         // 2 foreign + 6 held + 6 more > 10.
         let full = store
-            .reserve(&pool(), &sub("second"), TTL, "c", &actor(), Some((room, 6)))
+            .reserve(
+                &pool(),
+                &sub("second"),
+                &terms(TTL, Some((room, 6))),
+                &actor(),
+            )
             .await
             .unwrap();
         let fits = store
-            .reserve(&pool(), &sub("second"), TTL, "c", &actor(), Some((room, 1)))
+            .reserve(
+                &pool(),
+                &sub("second"),
+                &terms(TTL, Some((room, 1))),
+                &actor(),
+            )
             .await
             .unwrap();
 
@@ -608,6 +630,66 @@ store_test!(
             events(store.as_ref(), "acme").await,
             ["reserved", "committed", "release-requested", "released"]
         );
+    }
+);
+
+store_test!(
+    foreign_records_refuse_a_reservation_and_a_commit_in_the_same_statement_unless_adopted,
+    |store| {
+        let token = reserved(store.as_ref(), "acme").await;
+        let console = ZoneRecord::new("console.acme", "A", "192.0.2.200");
+        let other = ZoneRecord::new("console.other", "A", "192.0.2.201");
+        for (label, record) in [("acme", &console), ("beta", &console), ("other", &other)] {
+            store
+                .note_foreign_records(&pool(), &sub(label), std::slice::from_ref(record))
+                .await
+                .unwrap();
+        }
+        let hosts: Vec<String> = HOSTS.map(str::to_owned).to_vec();
+        let mut activation = Activation {
+            token: Some(token),
+            sovereign_fqdn: "acme.omani.works",
+            load_balancer_ip: LB_IP,
+            hosts: &hosts,
+            lease: Duration::from_secs(30),
+            refuse_foreign: true,
+        };
+        let refused_commit = store
+            .activate(&pool(), &sub("acme"), &activation, &actor())
+            .await
+            .unwrap();
+        let refused_reserve = reserve(store.as_ref(), "beta", TTL).await;
+        let free_reserve = reserve(store.as_ref(), "gamma", TTL).await;
+        activation.refuse_foreign = false;
+        let adopted_commit = store
+            .activate(&pool(), &sub("acme"), &activation, &actor())
+            .await
+            .unwrap();
+        let adopting = ReserveTerms {
+            refuse_foreign: false,
+            ..terms(TTL, None)
+        };
+        let adopted_reserve = store
+            .reserve(&pool(), &sub("beta"), &adopting, &actor())
+            .await
+            .unwrap();
+
+        assert!(
+            refused_commit.is_none(),
+            "foreign records refuse the commit"
+        );
+        assert!(matches!(refused_reserve, Reservation::Held));
+        assert!(
+            matches!(free_reserve, Reservation::Made(_)),
+            "records at another label refuse nothing"
+        );
+        assert_eq!(adopted_commit.map(|a| a.state), Some(State::Active));
+        assert!(matches!(adopted_reserve, Reservation::Made(_)));
+        assert_eq!(
+            events(store.as_ref(), "acme").await,
+            ["reserved", "committed"]
+        );
+        assert_eq!(events(store.as_ref(), "beta").await, ["reserved"]);
     }
 );
 

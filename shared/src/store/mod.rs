@@ -259,6 +259,21 @@ pub struct Activation<'a> {
     pub hosts: &'a [String],
     /// How long the committing request has before the reconciler may retry its DNS change.
     pub lease: Duration,
+    /// Refuse while records PDM did not write stand at the sovereign's names, as last seen.
+    pub refuse_foreign: bool,
+}
+
+/// What a reservation is made on.
+#[derive(Debug, Clone)]
+pub struct ReserveTerms<'a> {
+    pub ttl: Duration,
+    pub created_by: &'a str,
+    /// With a zone's room and the records a sovereign takes, the room is checked and the name
+    /// reserved atomically, so two racers cannot both take the last place.
+    pub room: Option<(ZoneRoom, usize)>,
+    /// Refuse (as held) while records PDM did not write stand at the sovereign's names, as
+    /// last seen, in the same statement as the reservation.
+    pub refuse_foreign: bool,
 }
 
 /// What a zone with a record limit can still take, as last measured.
@@ -443,17 +458,13 @@ pub trait Store: SharedQueries {
         pool: &PoolDomain,
         sub: &Subdomain,
     ) -> Result<Option<Allocation>, sqlx::Error>;
-    /// Reserves the name, or takes over a lapsed reservation of it. With `room`, the zone's
-    /// capacity is checked and the name reserved atomically, so two racers cannot both take
-    /// the last place. `hosts` is what each uncommitted reservation will take.
+    /// Reserves the name, or takes over a lapsed reservation of it, on `terms`.
     async fn reserve(
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
-        ttl: Duration,
-        created_by: &str,
+        terms: &ReserveTerms<'_>,
         actor: &Actor,
-        room: Option<(ZoneRoom, usize)>,
     ) -> Result<Reservation, sqlx::Error>;
     /// Records the pool's live allocations hold (or will once published), besides `except`.
     async fn held_records(
@@ -463,7 +474,8 @@ pub trait Store: SharedQueries {
         hosts: usize,
     ) -> Result<i64, sqlx::Error>;
     /// Flips a live reservation holding the token to active, owing its records to DNS.
-    /// `None` when there is no such reservation; [`Store::find`] then tells why.
+    /// `None` when there is no such reservation (or, with `refuse_foreign`, records PDM did
+    /// not write stand at its names); [`Store::find`] then tells why.
     async fn activate(
         &self,
         pool: &PoolDomain,

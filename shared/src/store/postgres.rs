@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::connections::{Conn, Connections};
 use super::{
-    Activation, Actor, Allocation, Event, HeldLock, Release, Reservation, Store, StoreLock,
-    ZoneRoom, ZoneSeen, as_i64,
+    Activation, Actor, Allocation, Event, HeldLock, Release, Reservation, ReserveTerms, Store,
+    StoreLock, ZoneRoom, ZoneSeen, as_i64,
 };
 use crate::dns::ZoneRecord;
 use crate::domain::{PoolDomain, Subdomain};
@@ -81,13 +81,11 @@ impl Store for PgStore {
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
-        ttl: Duration,
-        created_by: &str,
+        terms: &ReserveTerms<'_>,
         actor: &Actor,
-        room: Option<(ZoneRoom, usize)>,
     ) -> Result<Reservation, sqlx::Error> {
-        let Some((room, hosts)) = room else {
-            let made = reserve_statement(pool, sub, ttl, created_by, actor)
+        let Some((room, hosts)) = terms.room else {
+            let made = reserve_statement(pool, sub, terms, actor)
                 .fetch_optional(&self.pool)
                 .await?;
             return Ok(made.map_or(Reservation::Held, |a| Reservation::Made(Box::new(a))));
@@ -110,7 +108,7 @@ impl Store for PgStore {
             tx.rollback().await?;
             Reservation::Full
         } else {
-            let made = reserve_statement(pool, sub, ttl, created_by, actor)
+            let made = reserve_statement(pool, sub, terms, actor)
                 .fetch_optional(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -150,6 +148,7 @@ impl Store for PgStore {
             .bind(activation.lease)
             .bind(&actor.name)
             .bind(&actor.request_id)
+            .bind(activation.refuse_foreign)
             .fetch_optional(&self.pool)
             .await
     }
@@ -442,18 +441,18 @@ type AllocationQuery<'q> =
 fn reserve_statement<'q>(
     pool: &'q PoolDomain,
     sub: &'q Subdomain,
-    ttl: Duration,
-    created_by: &'q str,
+    terms: &ReserveTerms<'q>,
     actor: &'q Actor,
 ) -> AllocationQuery<'q> {
     sqlx::query_as(include_str!("sql/postgres/reserve.sql"))
         .bind(pool.as_str())
         .bind(sub.as_str())
-        .bind(ttl)
+        .bind(terms.ttl)
         .bind(Uuid::new_v4())
-        .bind(created_by)
+        .bind(terms.created_by)
         .bind(&actor.name)
         .bind(&actor.request_id)
+        .bind(terms.refuse_foreign)
 }
 
 type CountQuery<'q> =

@@ -15,8 +15,8 @@ use sqlx::{FromRow, Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{
-    Activation, Actor, Allocation, Event, Release, Reservation, Store, StoreLock, ZoneRoom,
-    ZoneSeen, as_i64,
+    Activation, Actor, Allocation, Event, Release, Reservation, ReserveTerms, Store, StoreLock,
+    ZoneRoom, ZoneSeen, as_i64,
 };
 use crate::domain::{PoolDomain, Subdomain};
 
@@ -149,16 +149,17 @@ async fn reserve_logged(
     tx: &mut SqliteConnection,
     pool: &PoolDomain,
     sub: &Subdomain,
-    (ttl, created_by): (Duration, &str),
+    terms: &ReserveTerms<'_>,
     actor: &Actor,
 ) -> Result<Option<Allocation>, sqlx::Error> {
     let made = unwrap(
         sqlx::query_as(include_str!("sql/sqlite/reserve.sql"))
             .bind(pool.as_str())
             .bind(sub.as_str())
-            .bind(ttl.as_secs_f64())
+            .bind(terms.ttl.as_secs_f64())
             .bind(Uuid::new_v4())
-            .bind(created_by)
+            .bind(terms.created_by)
+            .bind(terms.refuse_foreign)
             .fetch_optional(&mut *tx)
             .await?,
     );
@@ -209,13 +210,11 @@ impl Store for SqliteStore {
         &self,
         pool: &PoolDomain,
         sub: &Subdomain,
-        ttl: Duration,
-        created_by: &str,
+        terms: &ReserveTerms<'_>,
         actor: &Actor,
-        room: Option<(ZoneRoom, usize)>,
     ) -> Result<Reservation, sqlx::Error> {
         let mut tx = self.write().await?;
-        if let Some((room, hosts)) = room {
+        if let Some((room, hosts)) = terms.room {
             // The write lock is already held: nobody can take a place between count and insert.
             let held = held_records(&mut tx, pool, Some(sub), hosts).await?;
             if i64::from(room.foreign_records) + held + as_i64(hosts) > i64::from(room.record_limit)
@@ -223,7 +222,7 @@ impl Store for SqliteStore {
                 return Ok(Reservation::Full);
             }
         }
-        let made = reserve_logged(&mut tx, pool, sub, (ttl, created_by), actor).await?;
+        let made = reserve_logged(&mut tx, pool, sub, terms, actor).await?;
         tx.commit().await?;
         Ok(made.map_or(Reservation::Held, |a| Reservation::Made(Box::new(a))))
     }
@@ -253,7 +252,8 @@ impl Store for SqliteStore {
             .bind(activation.sovereign_fqdn)
             .bind(activation.load_balancer_ip)
             .bind(hosts)
-            .bind(activation.lease.as_secs_f64());
+            .bind(activation.lease.as_secs_f64())
+            .bind(activation.refuse_foreign);
         let detail = Some(activation.load_balancer_ip);
         self.change_logged(statement, "committed", actor, detail)
             .await

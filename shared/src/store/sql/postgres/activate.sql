@@ -6,6 +6,9 @@ with changed as (
         dns_retry_at = now() + $7
     where pool_domain = $1 and subdomain = $2
       and state = 'reserved' and reservation_token = $3 and expires_at > now()
+      -- With $10, not where records PDM did not write stand at its names (see reserve.sql).
+      and not ($10 and exists (
+          select from zone_foreign_records where pool_domain = $1 and label = $2))
     returning pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
         load_balancer_ip, reservation_token, created_by,
         (state = 'reserved' and expires_at <= now()) as lapsed,

@@ -5,6 +5,9 @@ set state = 'active', expires_at = null, sovereign_fqdn = ?4,
     dns_retry_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', (?7) || ' seconds')
 where pool_domain = ?1 and subdomain = ?2
   and state = 'reserved' and reservation_token = ?3 and expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+  -- With ?8, not where records PDM did not write stand at its names (see PostgreSQL's).
+  and not (?8 and exists (
+      select 1 from zone_foreign_records where pool_domain = ?1 and label = ?2))
 returning pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
     load_balancer_ip, reservation_token, created_by,
     (state = 'reserved' and expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) as lapsed,

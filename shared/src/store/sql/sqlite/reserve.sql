@@ -1,8 +1,11 @@
 insert into pool_allocations
     (pool_domain, subdomain, state, reserved_at, expires_at, reservation_token,
      created_by)
-values (?1, ?2, 'reserved', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
-        strftime('%Y-%m-%dT%H:%M:%fZ', 'now', (?3) || ' seconds'), ?4, ?5)
+-- With ?6, not where records PDM did not write stand at its names (see PostgreSQL's).
+select ?1, ?2, 'reserved', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+       strftime('%Y-%m-%dT%H:%M:%fZ', 'now', (?3) || ' seconds'), ?4, ?5
+where not (?6 and exists (
+    select 1 from zone_foreign_records where pool_domain = ?1 and label = ?2))
 on conflict (pool_domain, subdomain) do update
 set state = 'reserved',
     reserved_at = excluded.reserved_at,
