@@ -15,7 +15,10 @@ use crate::config::LogFormat;
 pub fn init(filter: &str, format: LogFormat) {
     let (filter, rejected) = match filter.parse::<Targets>() {
         Ok(filter) => (filter, None),
-        Err(error) => (Targets::new().with_default(tracing::Level::INFO), Some(error)),
+        Err(error) => (
+            Targets::new().with_default(tracing::Level::INFO),
+            Some(error),
+        ),
     };
     let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
     let installed = match format {

@@ -16,7 +16,7 @@ use crate::dns::{Change, DnsError, DnsProvider, ForeignRecords, SovereignRecords
 use crate::domain::{ManagedDomains, PoolDomain, Subdomain};
 use crate::metrics::Metrics;
 use crate::service::{DnsSync, Drift, DriftRecord};
-use crate::store::{Actor, Allocation, DnsState, State, Store, ZoneRoom, ZoneSeen};
+use crate::store::{Actor, Allocation, DnsState, Landed, State, Store, ZoneRoom, ZoneSeen};
 use crate::{Config, Error};
 
 /// How many owed changes of one zone a batch takes at most.
@@ -203,57 +203,65 @@ impl ZoneWriter {
             tokio::time::sleep(window).await;
         }
         let rows = self.store.owed(pool, asked, BATCH).await?;
-        let mut settled = Settled::new();
+        let mut landed = Vec::new();
         let mut writing = Vec::new();
         for row in rows {
             match self.change_of(pool, &row) {
                 Some(change) => writing.push((row, change)),
                 // Nothing to publish (a row without an address): DNS already holds it.
-                None => {
-                    let done = self
-                        .store
-                        .settle(
-                            pool,
-                            &Subdomain::parse(&row.subdomain)?,
-                            row.dns_version,
-                            actor,
-                            None,
-                        )
-                        .await?;
-                    settled.push(((row.subdomain, row.dns_version), done));
-                }
+                None => landed.push(Landed {
+                    sub: row.subdomain,
+                    version: row.dns_version,
+                    detail: None,
+                }),
             }
         }
-        if writing.is_empty() {
-            return Ok(settled);
+        let mut failed = Vec::new();
+        let mut zone = None;
+        if !writing.is_empty() {
+            let changes: Vec<Change> = writing.iter().map(|(_, change)| change.clone()).collect();
+            // Each change took the batch's time to land: that is what its metrics record.
+            let started = std::time::Instant::now();
+            let applied = self.dns.apply(pool, &changes, self.foreign).await;
+            let took = started.elapsed();
+            let outcomes = match applied {
+                Ok(applied) => {
+                    zone = applied.zone;
+                    applied.outcomes
+                }
+                Err(error) => writing.iter().map(|_| Err(error.clone())).collect(),
+            };
+            failed = self
+                .record_outcomes(pool, &writing, (&outcomes, took), actor, &mut landed)
+                .await?;
         }
-        let changes: Vec<Change> = writing.iter().map(|(_, change)| change.clone()).collect();
-        // Each change took the batch's time to land: that is what its metrics record.
-        let started = std::time::Instant::now();
-        let applied = self.dns.apply(pool, &changes, self.foreign).await;
-        let took = started.elapsed();
-        let (outcomes, zone) = match applied {
-            Ok(applied) => (applied.outcomes, applied.zone),
-            Err(error) => (writing.iter().map(|_| Err(error.clone())).collect(), None),
-        };
         // Settled first, so that the zone's new records count as owned when it is saved.
-        self.record_outcomes(pool, &writing, (&outcomes, took), actor, &mut settled)
-            .await?;
+        let done = self.store.settle(pool, &landed, actor).await?;
+        let mut settled: Settled = landed
+            .into_iter()
+            .map(|l| {
+                let settled = done.contains(&l.sub);
+                ((l.sub, l.version), settled)
+            })
+            .collect();
+        settled.extend(failed.into_iter().map(|key| (key, false)));
         if let Some(zone) = zone {
             self.save_zone(pool, &zone).await?;
         }
         Ok(settled)
     }
 
-    /// Settles each change that landed, defers each that did not (with backoff).
+    /// Adds each change that landed to `landed`, for one settle of the batch; defers each that
+    /// did not (with backoff) and returns those.
     async fn record_outcomes(
         &self,
         pool: &PoolDomain,
         writing: &[(Allocation, Change)],
         (outcomes, took): (&[Result<Vec<crate::dns::ZoneRecord>, DnsError>], Duration),
         actor: &Actor,
-        settled: &mut Settled,
-    ) -> Result<(), Error> {
+        landed: &mut Vec<Landed>,
+    ) -> Result<Vec<(String, i64)>, Error> {
+        let mut failed = Vec::new();
         let missing = Err(DnsError::Unavailable(
             "the provider gave no outcome".to_owned(),
         ));
@@ -266,16 +274,18 @@ impl ZoneWriter {
                 outcome.as_ref().map_or_else(DnsError::outcome, |_| "ok"),
                 took,
             );
-            let done = match outcome {
+            match outcome {
                 Ok(adopted) => {
                     let detail = (!adopted.is_empty()).then(|| {
                         let replaced = crate::dns::listed(adopted);
                         warn!(%pool, %sub, replaced, "adopted records PDM did not write");
                         format!("replaced records PDM did not write: {replaced}")
                     });
-                    self.store
-                        .settle(pool, sub, row.dns_version, actor, detail.as_deref())
-                        .await?
+                    landed.push(Landed {
+                        sub: row.subdomain.clone(),
+                        version: row.dns_version,
+                        detail,
+                    });
                 }
                 Err(error) => {
                     warn!(provider = self.dns.name(), %pool, %sub, error.message = %error, "DNS change failed");
@@ -286,12 +296,11 @@ impl ZoneWriter {
                     self.store
                         .defer(pool, sub, row.dns_version, &reason, self.retry_base, actor)
                         .await?;
-                    false
+                    failed.push((row.subdomain.clone(), row.dns_version));
                 }
-            };
-            settled.push(((row.subdomain.clone(), row.dns_version), done));
+            }
         }
-        Ok(())
+        Ok(failed)
     }
 
     /// The change `row` owes: publish an active allocation's records, withdraw a releasing

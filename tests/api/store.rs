@@ -9,8 +9,8 @@ use http::{Method, StatusCode};
 use pdm_core::dns::{InMemory, ZoneRecord};
 use pdm_core::domain::{ManagedDomains, PoolDomain, Subdomain};
 use pdm_core::store::{
-    Activation, Actor, DnsState, PgStore, Release, Reservation, ReserveTerms, SharedQueries,
-    SqliteStore, State, Store, ZoneRoom, ZoneSeen,
+    Activation, Actor, DnsState, Landed, PgStore, Release, Reservation, ReserveTerms,
+    SharedQueries, SqliteStore, State, Store, ZoneRoom, ZoneSeen,
 };
 use pdm_tests::{LB_IP, POOL, config, request, send_in_process};
 use serde_json::json;
@@ -88,6 +88,17 @@ async fn reserve(store: &dyn Store, name: &str, ttl: Duration) -> Reservation {
         .reserve(&pool(), &sub(name), &terms(ttl, None), &actor())
         .await
         .unwrap()
+}
+
+/// Settles `version` of `name`'s change alone; whether it did.
+async fn settle(store: &dyn Store, name: &str, version: i64) -> bool {
+    let landed = Landed {
+        sub: name.to_owned(),
+        version,
+        detail: None,
+    };
+    let settled = store.settle(&pool(), &[landed], &actor()).await.unwrap();
+    settled == [name]
 }
 
 /// Reservation terms refusing names where foreign records stand, as PDM's default does.
@@ -262,20 +273,11 @@ store_test!(
     |store| {
         let version = activated(store.as_ref(), "acme").await;
 
-        let stale = store
-            .settle(&pool(), &sub("acme"), version - 1, &actor(), None)
-            .await
-            .unwrap();
+        let stale = settle(store.as_ref(), "acme", version - 1).await;
         let still = store.find(&pool(), &sub("acme")).await.unwrap().unwrap();
-        let current = store
-            .settle(&pool(), &sub("acme"), version, &actor(), None)
-            .await
-            .unwrap();
+        let current = settle(store.as_ref(), "acme", version).await;
         let synced = store.find(&pool(), &sub("acme")).await.unwrap().unwrap();
-        let again = store
-            .settle(&pool(), &sub("acme"), version, &actor(), None)
-            .await
-            .unwrap();
+        let again = settle(store.as_ref(), "acme", version).await;
 
         assert_eq!((stale, current, again), (false, true, false));
         assert_eq!(still.dns_state, DnsState::Pending);
@@ -288,12 +290,80 @@ store_test!(
     }
 );
 
+store_test!(
+    a_batch_settles_in_one_go_only_the_versions_it_applied,
+    |store| {
+        let acme = activated(store.as_ref(), "acme").await;
+        let beta = activated(store.as_ref(), "beta").await;
+        let gamma = activated(store.as_ref(), "gamma").await;
+        assert!(settle(store.as_ref(), "gamma", gamma).await);
+        let Some(Release::Releasing(gamma)) = store
+            .release(
+                &pool(),
+                &sub("gamma"),
+                None,
+                Duration::from_secs(30),
+                &actor(),
+            )
+            .await
+            .unwrap()
+        else {
+            panic!("gamma is marked releasing");
+        };
+        let landed = |name: &str, version, detail: Option<&str>| Landed {
+            sub: name.to_owned(),
+            version,
+            detail: detail.map(str::to_owned),
+        };
+
+        let mut settled = store
+            .settle(
+                &pool(),
+                &[
+                    landed("acme", acme, Some("replaced records PDM did not write: x")),
+                    landed("beta", beta - 1, None),
+                    landed("gamma", gamma.dns_version, None),
+                    landed("nobody", 1, None),
+                ],
+                &actor(),
+            )
+            .await
+            .unwrap();
+
+        settled.sort();
+        assert_eq!(
+            settled,
+            ["acme", "gamma"],
+            "the stale version and the absent row stay"
+        );
+        let state = async |name| {
+            let row = store.find(&pool(), &sub(name)).await.unwrap();
+            row.map(|row| row.dns_state)
+        };
+        assert_eq!(state("acme").await, Some(DnsState::Synced));
+        assert_eq!(state("beta").await, Some(DnsState::Pending));
+        assert_eq!(state("gamma").await, None, "a release's row goes");
+        let acme_history = store.history(&pool(), &sub("acme"), 10).await.unwrap();
+        assert_eq!(
+            acme_history.last().and_then(|e| e.detail.as_deref()),
+            Some("replaced records PDM did not write: x")
+        );
+        assert_eq!(
+            events(store.as_ref(), "gamma").await,
+            [
+                "reserved",
+                "committed",
+                "dns-synced",
+                "release-requested",
+                "released"
+            ]
+        );
+    }
+);
+
 store_test!(a_release_is_owed_until_settled_then_the_row_goes, |store| {
     let version = activated(store.as_ref(), "acme").await;
-    store
-        .settle(&pool(), &sub("acme"), version, &actor(), None)
-        .await
-        .unwrap();
+    settle(store.as_ref(), "acme", version).await;
     let lease = Duration::from_secs(30);
     let wrong_token = Some(uuid::Uuid::new_v4());
 
@@ -309,10 +379,7 @@ store_test!(a_release_is_owed_until_settled_then_the_row_goes, |store| {
         panic!("an active allocation is marked releasing");
     };
     let listed = store.list(&pool(), None, None).await.unwrap();
-    store
-        .settle(&pool(), &sub("acme"), releasing.dns_version, &actor(), None)
-        .await
-        .unwrap();
+    settle(store.as_ref(), "acme", releasing.dns_version).await;
 
     assert!(refused.is_none());
     assert!(releasing.releasing_since.is_some());

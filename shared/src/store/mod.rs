@@ -263,6 +263,14 @@ pub struct Activation<'a> {
     pub refuse_foreign: bool,
 }
 
+/// A change DNS now holds: `version` of `sub`'s row, and what its event says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landed {
+    pub sub: String,
+    pub version: i64,
+    pub detail: Option<String>,
+}
+
 /// What a reservation is made on.
 #[derive(Debug, Clone)]
 pub struct ReserveTerms<'a> {
@@ -495,17 +503,15 @@ pub trait Store: SharedQueries {
         lease: Duration,
         actor: &Actor,
     ) -> Result<Option<Release>, sqlx::Error>;
-    /// DNS now holds what `version` of the row asked for: mark it synced, or delete the row
-    /// when that was a release. Whether it did: a row changed since (a newer version) stays
-    /// pending, and one settled already stays as it is. `detail` goes with its event.
+    /// DNS now holds what each of `landed` asked for: mark its row synced, or delete it when
+    /// that was a release; in one go for a whole batch. The names it did that for: a row
+    /// changed since (a newer version) stays pending, and one settled already stays as it is.
     async fn settle(
         &self,
         pool: &PoolDomain,
-        sub: &Subdomain,
-        version: i64,
+        landed: &[Landed],
         actor: &Actor,
-        detail: Option<&str>,
-    ) -> Result<bool, sqlx::Error>;
+    ) -> Result<Vec<String>, sqlx::Error>;
     /// Records a failed DNS change and when to retry it: `base`, doubling per attempt, at
     /// most five minutes.
     async fn defer(

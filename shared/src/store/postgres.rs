@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::connections::{Conn, Connections};
 use super::{
-    Activation, Actor, Allocation, Event, HeldLock, Release, Reservation, ReserveTerms, Store,
-    StoreLock, ZoneRoom, ZoneSeen, as_i64,
+    Activation, Actor, Allocation, Event, HeldLock, Landed, Release, Reservation, ReserveTerms,
+    Store, StoreLock, ZoneRoom, ZoneSeen, as_i64,
 };
 use crate::dns::ZoneRecord;
 use crate::domain::{PoolDomain, Subdomain};
@@ -189,21 +189,26 @@ impl Store for PgStore {
     async fn settle(
         &self,
         pool: &PoolDomain,
-        sub: &Subdomain,
-        version: i64,
+        landed: &[Landed],
         actor: &Actor,
-        detail: Option<&str>,
-    ) -> Result<bool, sqlx::Error> {
-        let (settled, _): (bool, String) = sqlx::query_as(include_str!("sql/postgres/settle.sql"))
-            .bind(pool.as_str())
-            .bind(sub.as_str())
-            .bind(version)
-            .bind(&actor.name)
-            .bind(&actor.request_id)
-            .bind(detail)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(settled)
+    ) -> Result<Vec<String>, sqlx::Error> {
+        if landed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let subs: Vec<&str> = landed.iter().map(|l| l.sub.as_str()).collect();
+        let versions: Vec<i64> = landed.iter().map(|l| l.version).collect();
+        let details: Vec<Option<&str>> = landed.iter().map(|l| l.detail.as_deref()).collect();
+        let settled: Vec<(String, String)> =
+            sqlx::query_as(include_str!("sql/postgres/settle.sql"))
+                .bind(pool.as_str())
+                .bind(subs)
+                .bind(versions)
+                .bind(details)
+                .bind(&actor.name)
+                .bind(&actor.request_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(settled.into_iter().map(|(sub, _)| sub).collect())
     }
 
     /// Records a failed DNS change and when to retry it: `base`, doubling per attempt, at most

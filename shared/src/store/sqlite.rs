@@ -15,8 +15,8 @@ use sqlx::{FromRow, Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{
-    Activation, Actor, Allocation, Event, Release, Reservation, ReserveTerms, Store, StoreLock,
-    ZoneRoom, ZoneSeen, as_i64,
+    Activation, Actor, Allocation, Event, Landed, Release, Reservation, ReserveTerms, Store,
+    StoreLock, ZoneRoom, ZoneSeen, as_i64,
 };
 use crate::domain::{PoolDomain, Subdomain};
 
@@ -305,44 +305,53 @@ impl Store for SqliteStore {
     async fn settle(
         &self,
         pool: &PoolDomain,
-        sub: &Subdomain,
-        version: i64,
+        landed: &[Landed],
         actor: &Actor,
-        detail: Option<&str>,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Vec<String>, sqlx::Error> {
         let mut tx = self.write().await?;
-        let released = sqlx::query(
-            "delete from pool_allocations
-             where pool_domain = ?1 and subdomain = ?2 and dns_version = ?3
-               and dns_state = 'pending' and releasing_since is not null",
-        )
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(version)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let synced = sqlx::query(
-            "update pool_allocations
-             set dns_state = 'synced', dns_attempts = 0, dns_last_error = null,
-                 dns_retry_at = null
-             where pool_domain = ?1 and subdomain = ?2 and dns_version = ?3
-               and dns_state = 'pending' and releasing_since is null",
-        )
-        .bind(pool.as_str())
-        .bind(sub.as_str())
-        .bind(version)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let key = (pool.as_str(), sub.as_str());
-        if released > 0 {
-            log_event(&mut tx, key, "released", actor, None).await?;
-        } else if synced > 0 {
-            log_event(&mut tx, key, "dns-synced", actor, detail).await?;
+        let mut settled = Vec::new();
+        for Landed {
+            sub,
+            version,
+            detail,
+        } in landed
+        {
+            let released = sqlx::query(
+                "delete from pool_allocations
+                 where pool_domain = ?1 and subdomain = ?2 and dns_version = ?3
+                   and dns_state = 'pending' and releasing_since is not null",
+            )
+            .bind(pool.as_str())
+            .bind(sub)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let synced = sqlx::query(
+                "update pool_allocations
+                 set dns_state = 'synced', dns_attempts = 0, dns_last_error = null,
+                     dns_retry_at = null
+                 where pool_domain = ?1 and subdomain = ?2 and dns_version = ?3
+                   and dns_state = 'pending' and releasing_since is null",
+            )
+            .bind(pool.as_str())
+            .bind(sub)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let key = (pool.as_str(), sub.as_str());
+            if released > 0 {
+                log_event(&mut tx, key, "released", actor, detail.as_deref()).await?;
+            } else if synced > 0 {
+                log_event(&mut tx, key, "dns-synced", actor, detail.as_deref()).await?;
+            }
+            if released + synced > 0 {
+                settled.push(sub.clone());
+            }
         }
         tx.commit().await?;
-        Ok(released + synced > 0)
+        Ok(settled)
     }
 
     async fn defer(
