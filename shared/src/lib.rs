@@ -22,7 +22,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
@@ -66,7 +66,23 @@ impl Ctx {
     /// Connects lazily (a cold start does not wait for PostgreSQL, and an outage heals without
     /// a restart) and picks the DNS provider, saying loudly what was defaulted.
     pub fn from_config(config: &Config) -> anyhow::Result<Arc<Self>> {
-        let store = connect_lazy(config)?;
+        let store = match &config.database {
+            Database::Postgres(url) => connect_postgres(url, config)?,
+            Database::Sqlite { path, defaulted } => open_sqlite(path, *defaulted, config),
+        };
+        Ok(Self::with_store(config, store, dns_provider(config)?))
+    }
+
+    /// As [`Ctx::from_config`] for processes that share their database with others (the
+    /// per-endpoint functions): PostgreSQL only. Their binaries then link no embedded store.
+    pub fn shared_from_config(config: &Config) -> anyhow::Result<Arc<Self>> {
+        let store = match &config.database {
+            Database::Postgres(url) => connect_postgres(url, config)?,
+            Database::Sqlite { .. } => anyhow::bail!(
+                "PDM_DATABASE_URL is not set: the per-endpoint functions share one PostgreSQL \
+                 database and have no embedded store (pdm-server has one, for local runs)"
+            ),
+        };
         Ok(Self::with_store(config, store, dns_provider(config)?))
     }
 
@@ -102,44 +118,41 @@ impl Ctx {
     }
 }
 
-fn connect_lazy(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    match &config.database {
-        Database::Postgres(url) => {
-            // sqlx's parse errors do not quote the URL, but say nothing of it either way: it
-            // may hold a password.
-            let options = PgConnectOptions::from_str(url.expose_secret())
-                .map_err(|_| anyhow::anyhow!("PDM_DATABASE_URL is not a valid PostgreSQL URL"))?;
-            tracing::info!(
-                database = %format_args!(
-                    "{}:{}/{}",
-                    options.get_host(),
-                    options.get_port(),
-                    options.get_database().unwrap_or_default()
-                ),
-                "store: PostgreSQL"
-            );
-            Ok(Arc::new(PgStore::new(
-                options,
-                config.db_max_connections,
-                ACQUIRE_TIMEOUT,
-            )))
-        }
-        Database::Sqlite { path, defaulted } => {
-            if *defaulted {
-                tracing::warn!(
-                    path = %path.display(),
-                    "PDM_DATABASE_URL is not set: using the EMBEDDED SQLite store, for local runs \
-                     by one process; production uses PostgreSQL"
-                );
-            } else {
-                tracing::info!(path = %path.display(), "store: SQLite");
-            }
-            Ok(Arc::new(SqliteStore::new(connect_sqlite(
-                path,
-                config.db_max_connections,
-            ))))
-        }
+fn connect_postgres(url: &SecretString, config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    // sqlx's parse errors do not quote the URL, but say nothing of it either way: it may hold
+    // a password.
+    let options = PgConnectOptions::from_str(url.expose_secret())
+        .map_err(|_| anyhow::anyhow!("PDM_DATABASE_URL is not a valid PostgreSQL URL"))?;
+    tracing::info!(
+        database = %format_args!(
+            "{}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or_default()
+        ),
+        "store: PostgreSQL"
+    );
+    Ok(Arc::new(PgStore::new(
+        options,
+        config.db_max_connections,
+        ACQUIRE_TIMEOUT,
+    )))
+}
+
+fn open_sqlite(path: &std::path::Path, defaulted: bool, config: &Config) -> Arc<dyn Store> {
+    if defaulted {
+        tracing::warn!(
+            path = %path.display(),
+            "PDM_DATABASE_URL is not set: using the EMBEDDED SQLite store, for local runs \
+             by one process; production uses PostgreSQL"
+        );
+    } else {
+        tracing::info!(path = %path.display(), "store: SQLite");
     }
+    Arc::new(SqliteStore::new(connect_sqlite(
+        path,
+        config.db_max_connections,
+    )))
 }
 
 /// A lazily connecting SQLite pool on `path`, created when missing.

@@ -23,18 +23,12 @@ pub fn on_lambda() -> bool {
     std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
 }
 
-/// Reads the configuration (with the secrets of `PDM_SECRET_ID`, when set), starts logging
-/// and builds the shared state, saying loudly what was defaulted. `Err` carries the exit code
-/// to stop with.
-pub async fn start() -> Result<(Config, Arc<Ctx>), ExitCode> {
-    let refuse = |error: &dyn std::fmt::Display| {
-        pdm_core::telemetry::init("info", pdm_core::config::LogFormat::Json);
-        tracing::error!(error.message = %error, "invalid configuration");
-        ExitCode::from(2)
-    };
+/// Starts a per-endpoint function (or job): the configuration with the secrets of
+/// `PDM_SECRET_ID` when set, and PostgreSQL, which the functions share. See [`started`].
+pub async fn start_function() -> Result<(Config, Arc<Ctx>), ExitCode> {
     let secrets = match std::env::var(secrets::SECRET_ID) {
         Ok(id) if !id.trim().is_empty() => {
-            secrets::load(id.trim()).await.map_err(|e| refuse(&e))?
+            secrets::load(id.trim()).await.map_err(|e| refused(&e))?
         }
         _ => HashMap::new(),
     };
@@ -44,12 +38,44 @@ pub async fn start() -> Result<(Config, Arc<Ctx>), ExitCode> {
             .cloned()
             .or_else(|| std::env::var(name).ok())
     })
-    .map_err(|e| refuse(&e))?;
+    .map_err(|e| refused(&e))?;
+    started(config, Ctx::shared_from_config)
+}
+
+/// Starts the combined server: the configuration from the environment (a container's secrets
+/// are in it), and PostgreSQL or the embedded store. See [`started`].
+pub async fn start_combined() -> Result<(Config, Arc<Ctx>), ExitCode> {
+    if std::env::var_os(secrets::SECRET_ID).is_some() {
+        return Err(refused(&format_args!(
+            "{} is read by the per-endpoint functions only: give pdm-server its secrets in \
+             the environment",
+            secrets::SECRET_ID
+        )));
+    }
+    let config = Config::from_env().map_err(|e| refused(&e))?;
+    started(config, Ctx::from_config)
+}
+
+/// Exit code 2 for a configuration the process cannot start with, logged before logging is
+/// configured.
+fn refused(error: &dyn std::fmt::Display) -> ExitCode {
+    pdm_core::telemetry::init("info", pdm_core::config::LogFormat::Json);
+    tracing::error!(error.message = %error, "invalid configuration");
+    ExitCode::from(2)
+}
+
+/// Starts logging and builds the shared state with `build`, saying loudly what was defaulted.
+/// Each binary names only the store it can use, so the other is not linked into it. `Err`
+/// carries the exit code to stop with.
+fn started(
+    config: Config,
+    build: impl FnOnce(&Config) -> anyhow::Result<Arc<Ctx>>,
+) -> Result<(Config, Arc<Ctx>), ExitCode> {
     pdm_core::telemetry::init(&config.log_level, config.log_format);
     if config.api_tokens.is_empty() {
         tracing::warn!("PDM_API_TOKENS is not set: reserve, commit, release and list are OPEN");
     }
-    match Ctx::from_config(&config) {
+    match build(&config) {
         Ok(ctx) => Ok((config, ctx)),
         Err(error) => {
             tracing::error!(error.cause_chain = ?error, error.message = %error, "cannot start");
@@ -61,7 +87,7 @@ pub async fn start() -> Result<(Config, Arc<Ctx>), ExitCode> {
 /// The whole `main` of a per-endpoint function: its routes (the route table's rows naming
 /// `function`) on Lambda or on `$PORT`.
 pub async fn function(function: &str) -> ExitCode {
-    let (config, ctx) = match start().await {
+    let (config, ctx) = match start_function().await {
         Ok(started) => started,
         Err(code) => return code,
     };

@@ -15,7 +15,7 @@ use pdm_runtime::Shutdown;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (config, ctx) = match pdm_runtime::start().await {
+    let (config, ctx) = match pdm_runtime::start_combined().await {
         Ok(started) => started,
         Err(code) => return code,
     };

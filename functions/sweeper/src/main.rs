@@ -3,7 +3,7 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let (config, ctx) = match pdm_runtime::start().await {
+    let (config, ctx) = match pdm_runtime::start_function().await {
         Ok(started) => started,
         Err(code) => return code,
     };
