@@ -62,6 +62,10 @@ pub struct Limits {
     pub body_timeout: Duration,
 }
 
+/// Why a per-endpoint function does not start without `PDM_DATABASE_URL`.
+pub const NO_EMBEDDED_STORE: &str = "PDM_DATABASE_URL is not set: the per-endpoint functions \
+    share one PostgreSQL database and have no embedded store (pdm-server has one, for local runs)";
+
 impl Ctx {
     /// Connects lazily (a cold start does not wait for PostgreSQL, and an outage heals without
     /// a restart) and picks the DNS provider, saying loudly what was defaulted.
@@ -78,10 +82,7 @@ impl Ctx {
     pub fn shared_from_config(config: &Config) -> anyhow::Result<Arc<Self>> {
         let store = match &config.database {
             Database::Postgres(url) => connect_postgres(url, config)?,
-            Database::Sqlite { .. } => anyhow::bail!(
-                "PDM_DATABASE_URL is not set: the per-endpoint functions share one PostgreSQL \
-                 database and have no embedded store (pdm-server has one, for local runs)"
-            ),
+            Database::Sqlite { .. } => anyhow::bail!(NO_EMBEDDED_STORE),
         };
         Ok(Self::with_store(config, store, dns_provider(config)?))
     }

@@ -91,3 +91,23 @@ async fn a_missing_a_malformed_or_a_denied_secret_stops_the_start_naming_only_th
         );
     }
 }
+
+#[tokio::test]
+async fn a_function_needs_postgresql_and_the_combined_server_takes_no_secret_id() {
+    // A function has no embedded store (its processes share one database); the combined
+    // server reads its secrets from the environment, so a secret id there is a mistake.
+    let (function, function_logs) = Process::run_to_exit("pdm-health", &[]).await;
+    let secret_id = vec![("PDM_SECRET_ID".to_owned(), "pdm/server".to_owned())];
+    let (server, server_logs) = Process::run_to_exit("pdm-server", &secret_id).await;
+
+    assert_eq!(function.code(), Some(2), "{function_logs}");
+    assert!(
+        function_logs.contains("PDM_DATABASE_URL is not set"),
+        "{function_logs}"
+    );
+    assert_eq!(server.code(), Some(2), "{server_logs}");
+    assert!(
+        server_logs.contains("PDM_SECRET_ID is read by the per-endpoint functions only"),
+        "{server_logs}"
+    );
+}

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 pub use http_server::{BoxError, Shutdown, bind_port, serve};
 pub use job::run_job;
+use pdm_core::config::Database;
 use pdm_core::http::Endpoint;
 use pdm_core::{Config, Ctx};
 
@@ -39,6 +40,9 @@ pub async fn start_function() -> Result<(Config, Arc<Ctx>), ExitCode> {
             .or_else(|| std::env::var(name).ok())
     })
     .map_err(|e| refused(&e))?;
+    if matches!(config.database, Database::Sqlite { .. }) {
+        return Err(refused(&pdm_core::NO_EMBEDDED_STORE));
+    }
     started(config, Ctx::shared_from_config)
 }
 
