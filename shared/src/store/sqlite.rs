@@ -144,6 +144,22 @@ async fn held_records(
         .await
 }
 
+/// Runs `sql` on one version of one row (`?1` pool, `?2` name, `?3` version): how many rows
+/// it changed.
+async fn rows_changed(
+    tx: &mut SqliteConnection,
+    sql: &'static str,
+    (pool, sub, version): (&str, &str, i64),
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(sql)
+        .bind(pool)
+        .bind(sub)
+        .bind(version)
+        .execute(tx)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Inserts a reservation, or takes over a lapsed one, and logs which it was.
 async fn reserve_logged(
     tx: &mut SqliteConnection,
@@ -316,30 +332,25 @@ impl Store for SqliteStore {
             detail,
         } in landed
         {
-            let released = sqlx::query(
+            let row = (pool.as_str(), sub.as_str(), *version);
+            let released = rows_changed(
+                &mut tx,
                 "delete from pool_allocations
                  where pool_domain = ?1 and subdomain = ?2 and dns_version = ?3
                    and dns_state = 'pending' and releasing_since is not null",
+                row,
             )
-            .bind(pool.as_str())
-            .bind(sub)
-            .bind(version)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            let synced = sqlx::query(
+            .await?;
+            let synced = rows_changed(
+                &mut tx,
                 "update pool_allocations
                  set dns_state = 'synced', dns_attempts = 0, dns_last_error = null,
                      dns_retry_at = null
                  where pool_domain = ?1 and subdomain = ?2 and dns_version = ?3
                    and dns_state = 'pending' and releasing_since is null",
+                row,
             )
-            .bind(pool.as_str())
-            .bind(sub)
-            .bind(version)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .await?;
             let key = (pool.as_str(), sub.as_str());
             if released > 0 {
                 log_event(&mut tx, key, "released", actor, detail.as_deref()).await?;
