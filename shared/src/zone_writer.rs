@@ -135,9 +135,7 @@ impl ZoneWriter {
                 return Ok(sync);
             }
         }
-        let settled = self
-            .exclusively(pool, self.write_owed(pool, Some(sub), actor))
-            .await??;
+        let settled = self.write_owed(pool, Some(sub), actor).await?;
         let sync = outcome_of(&settled, sub, version);
         *last_batch = settled;
         match sync {
@@ -190,19 +188,35 @@ impl ZoneWriter {
         Ok(done)
     }
 
-    /// Applies everything the zone owes (with `asked`'s change, due or not) in one batch and
-    /// records each change's outcome, in the name of `actor`.
+    /// Applies everything the zone owes (with `asked`'s change, due or not) in one batch under
+    /// the zone's lock, and records each change's outcome, in the name of `actor`.
     async fn write_owed(
         &self,
         pool: &PoolDomain,
         asked: Option<&Subdomain>,
         actor: &Actor,
     ) -> Result<Settled, Error> {
+        // The rest of a burst writes its rows meanwhile, so that one batch takes them all.
         let window = self.dns.batch_window();
         if !window.is_zero() {
             tokio::time::sleep(window).await;
         }
-        let rows = self.store.owed(pool, asked, BATCH).await?;
+        let (lock, rows) = self
+            .store
+            .lock_owed(&self.dns.lock_key(pool), pool, asked, BATCH)
+            .await?;
+        let written = self.write_rows(pool, rows, actor).await;
+        lock.release().await;
+        written
+    }
+
+    /// Applies `rows`' changes in one batch and records each one's outcome.
+    async fn write_rows(
+        &self,
+        pool: &PoolDomain,
+        rows: Vec<Allocation>,
+        actor: &Actor,
+    ) -> Result<Settled, Error> {
         let mut landed = Vec::new();
         let mut writing = Vec::new();
         for row in rows {
@@ -345,11 +359,8 @@ impl ZoneWriter {
             let gate = self.gate(&pool);
             let mut last_batch = gate.lock().await;
             let settled = self
-                .exclusively(
-                    &pool,
-                    self.write_owed(&pool, None, &Actor::job("reconciler")),
-                )
-                .await??;
+                .write_owed(&pool, None, &Actor::job("reconciler"))
+                .await?;
             for (_, done) in &settled {
                 if *done {
                     synced += 1;

@@ -101,6 +101,15 @@ async fn settle(store: &dyn Store, name: &str, version: i64) -> bool {
     settled == [name]
 }
 
+/// What the zone owes, read under its lock (given back at once).
+async fn owed(store: &dyn Store) -> Vec<pdm_core::store::Allocation> {
+    let (lock, owed) = store.lock_owed(ZONE_LOCK, &pool(), None, 10).await.unwrap();
+    lock.release().await;
+    owed
+}
+
+const ZONE_LOCK: &str = "zone:omani.works";
+
 /// Reservation terms refusing names where foreign records stand, as PDM's default does.
 fn terms(ttl: Duration, room: Option<(ZoneRoom, usize)>) -> ReserveTerms<'static> {
     ReserveTerms {
@@ -425,7 +434,7 @@ store_test!(
     a_failed_change_is_owed_again_once_its_backoff_ends,
     |store| {
         let version = activated(store.as_ref(), "acme").await;
-        let fresh = store.owed(&pool(), None, 10).await.unwrap();
+        let fresh = owed(store.as_ref()).await;
         let no_wait = Duration::from_millis(1);
 
         store
@@ -440,7 +449,7 @@ store_test!(
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let due = store.owed(&pool(), None, 10).await.unwrap();
+        let due = owed(store.as_ref()).await;
 
         assert_eq!(fresh.len(), 1, "a fresh change is owed at once");
         assert_eq!(due.len(), 1, "a failed one once its backoff ends");
@@ -452,6 +461,43 @@ store_test!(
         assert_eq!(store.pending().await.unwrap().len(), 1);
     }
 );
+
+/// The read that follows the lock must see what the lock's previous holder settled: a
+/// statement waiting for a lock would read with the snapshot it took before waiting, and
+/// apply a change DNS already holds (or an older version over a newer one).
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn what_is_owed_is_read_after_the_zone_lock_is_granted(db: PgPool) {
+    let store = Arc::new(PgStore::like(&db));
+    let settled_first = activated(store.as_ref(), "acme").await;
+    let still_owed = activated(store.as_ref(), "beta").await;
+    let holder = store.lock(ZONE_LOCK).await.unwrap();
+    let waiting = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let (lock, owed) = store.lock_owed(ZONE_LOCK, &pool(), None, 10).await.unwrap();
+            lock.release().await;
+            owed
+        }
+    });
+    while pdm_tests::lock_waiters(&db).await == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    assert!(settle(store.as_ref(), "acme", settled_first).await);
+    holder.release().await;
+    let owed = waiting.await.unwrap();
+
+    let names: Vec<_> = owed
+        .iter()
+        .map(|a| (a.subdomain.as_str(), a.dns_version))
+        .collect();
+    assert_eq!(
+        names,
+        [("beta", still_owed)],
+        "acme was settled before the lock was granted"
+    );
+    assert_eq!(pdm_tests::lock_waiters(&db).await, 0);
+}
 
 store_test!(a_change_backing_off_is_not_owed, |store| {
     let version = activated(store.as_ref(), "acme").await;
@@ -468,7 +514,7 @@ store_test!(a_change_backing_off_is_not_owed, |store| {
         .await
         .unwrap();
 
-    assert!(store.owed(&pool(), None, 10).await.unwrap().is_empty());
+    assert!(owed(store.as_ref()).await.is_empty());
     assert!(store.zones_owing().await.unwrap().is_empty());
 });
 

@@ -326,7 +326,6 @@ pub async fn two_pools(
     [pool().await.unwrap(), pool().await.unwrap()]
 }
 
-/// How many rows `pool_allocations` holds.
 /// How many sessions of this test's database wait for an advisory lock (`pg_locks` spans
 /// the server, which parallel tests share).
 pub async fn lock_waiters(db: &PgPool) -> i64 {
@@ -340,6 +339,7 @@ pub async fn lock_waiters(db: &PgPool) -> i64 {
     .unwrap()
 }
 
+/// How many rows `pool_allocations` holds.
 pub async fn row_count(db: &PgPool) -> i64 {
     sqlx::query_scalar("select count(*) from pool_allocations")
         .fetch_one(db)

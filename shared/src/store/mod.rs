@@ -523,15 +523,17 @@ pub trait Store: SharedQueries {
         base: Duration,
         actor: &Actor,
     ) -> Result<(), sqlx::Error>;
-    /// What the pool's zone owes DNS now, at most `limit` changes: fresh ones (their
+    /// Takes the zone's lock (`key`, as [`Store::lock`]), then reads what the pool's zone owes
+    /// DNS, as it stands once the lock is held: at most `limit` changes, fresh ones (their
     /// requests may be applying them; applying twice is harmless), retries that are due, and
     /// `asked`'s, which a request wants tried now even while it backs off.
-    async fn owed(
+    async fn lock_owed(
         &self,
+        key: &str,
         pool: &PoolDomain,
         asked: Option<&Subdomain>,
         limit: i64,
-    ) -> Result<Vec<Allocation>, sqlx::Error>;
+    ) -> Result<(StoreLock, Vec<Allocation>), sqlx::Error>;
     /// Pools with a DNS change that is due.
     async fn zones_owing(&self) -> Result<Vec<String>, sqlx::Error>;
     /// Rows whose DNS change is owed, soonest first.

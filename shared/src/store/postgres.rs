@@ -235,18 +235,27 @@ impl Store for PgStore {
             .map(drop)
     }
 
-    async fn owed(
+    /// One round trip: a function takes the session advisory lock, then reads with a
+    /// snapshot of its own (migration 0006).
+    async fn lock_owed(
         &self,
+        key: &str,
         pool: &PoolDomain,
         asked: Option<&Subdomain>,
         limit: i64,
-    ) -> Result<Vec<Allocation>, sqlx::Error> {
-        sqlx::query_as(include_str!("sql/postgres/owed.sql"))
+    ) -> Result<(StoreLock, Vec<Allocation>), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        let name = lock_name(key);
+        // On an error the lock may be held: `?` drops the connection unfinished, which closes
+        // it and so releases the lock.
+        let owed = sqlx::query_as(include_str!("sql/postgres/owed.sql"))
+            .bind(&name)
             .bind(pool.as_str())
             .bind(limit)
             .bind(asked.map(Subdomain::as_str))
-            .fetch_all(&self.pool)
-            .await
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok((StoreLock::new(AdvisoryLock { conn, name }), owed))
     }
 
     async fn zones_owing(&self) -> Result<Vec<String>, sqlx::Error> {

@@ -391,19 +391,27 @@ impl Store for SqliteStore {
         tx.commit().await
     }
 
-    async fn owed(
+    async fn lock_owed(
         &self,
+        key: &str,
         pool: &PoolDomain,
         asked: Option<&Subdomain>,
         limit: i64,
-    ) -> Result<Vec<Allocation>, sqlx::Error> {
-        let rows: Vec<Stored> = sqlx::query_as(include_str!("sql/sqlite/owed.sql"))
+    ) -> Result<(StoreLock, Vec<Allocation>), sqlx::Error> {
+        let lock = self.lock(key).await?;
+        let rows: Result<Vec<Stored>, _> = sqlx::query_as(include_str!("sql/sqlite/owed.sql"))
             .bind(pool.as_str())
             .bind(limit)
             .bind(asked.map(Subdomain::as_str))
             .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|Stored(a)| a).collect())
+            .await;
+        match rows {
+            Ok(rows) => Ok((lock, rows.into_iter().map(|Stored(a)| a).collect())),
+            Err(error) => {
+                lock.release().await;
+                Err(error)
+            }
+        }
     }
 
     async fn zones_owing(&self) -> Result<Vec<String>, sqlx::Error> {

@@ -1,12 +1,3 @@
--- What the zone owes: fresh changes (their requests may be applying them now; applying them
--- twice is harmless), retries that are due, and $3's change, which a request asks for now; a
--- change backing off after failures waits.
-select pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
-       load_balancer_ip, reservation_token, created_by,
-       (state = 'reserved' and expires_at <= now()) as lapsed,
-       dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since
-from pool_allocations
-where pool_domain = $1 and dns_state = 'pending'
-  and (dns_attempts = 0 or dns_retry_at <= now() or subdomain = $3)
-order by subdomain
-limit $2
+-- Takes the zone's lock and reads what the zone owes after it, in one round trip (the function
+-- and why it is one: migration 0006).
+select * from pdm_owed_under_zone_lock($1, $2, $3, $4)
