@@ -62,28 +62,25 @@ pub struct Limits {
     pub body_timeout: Duration,
 }
 
-/// Why a per-endpoint function does not start without `PDM_DATABASE_URL`.
-pub const NO_EMBEDDED_STORE: &str = "PDM_DATABASE_URL is not set: the per-endpoint functions \
-    share one PostgreSQL database and have no embedded store (pdm-server has one, for local runs)";
-
 impl Ctx {
     /// Connects lazily (a cold start does not wait for PostgreSQL, and an outage heals without
     /// a restart) and picks the DNS provider, saying loudly what was defaulted.
     pub fn from_config(config: &Config) -> anyhow::Result<Arc<Self>> {
-        let store = match &config.database {
-            Database::Postgres(url) => connect_postgres(url, config)?,
-            Database::Sqlite { path, defaulted } => open_sqlite(path, *defaulted, config),
-        };
-        Ok(Self::with_store(config, store, dns_provider(config)?))
+        match &config.database {
+            Database::Postgres(url) => Self::on_postgres(url, config),
+            Database::Sqlite { path, defaulted } => Ok(Self::with_store(
+                config,
+                open_sqlite(path, *defaulted, config),
+                dns_provider(config)?,
+            )),
+        }
     }
 
-    /// As [`Ctx::from_config`] for processes that share their database with others (the
-    /// per-endpoint functions): PostgreSQL only. Their binaries then link no embedded store.
-    pub fn shared_from_config(config: &Config) -> anyhow::Result<Arc<Self>> {
-        let store = match &config.database {
-            Database::Postgres(url) => connect_postgres(url, config)?,
-            Database::Sqlite { .. } => anyhow::bail!(NO_EMBEDDED_STORE),
-        };
+    /// As [`Ctx::from_config`], on the PostgreSQL at `url`: what processes that share their
+    /// database use (the per-endpoint functions), so that their binaries link no embedded
+    /// store.
+    pub fn on_postgres(url: &SecretString, config: &Config) -> anyhow::Result<Arc<Self>> {
+        let store = connect_postgres(url, config)?;
         Ok(Self::with_store(config, store, dns_provider(config)?))
     }
 

@@ -40,10 +40,13 @@ pub async fn start_function() -> Result<(Config, Arc<Ctx>), ExitCode> {
             .or_else(|| std::env::var(name).ok())
     })
     .map_err(|e| refused(&e))?;
-    if matches!(config.database, Database::Sqlite { .. }) {
-        return Err(refused(&pdm_core::NO_EMBEDDED_STORE));
-    }
-    started(config, Ctx::shared_from_config)
+    let Database::Postgres(url) = config.database.clone() else {
+        return Err(refused(
+            &"PDM_DATABASE_URL is not set: the per-endpoint functions share one PostgreSQL \
+              database and have no embedded store (pdm-server has one, for local runs)",
+        ));
+    };
+    started(config, |config| Ctx::on_postgres(&url, config))
 }
 
 /// Starts the combined server: the configuration from the environment (a container's secrets
