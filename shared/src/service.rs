@@ -271,24 +271,23 @@ impl Pdm {
             room,
             refuse_foreign: self.zones.refuses_foreign(),
         };
-        let refused = match self.store.reserve(pool, sub, &terms, actor).await? {
+        let refusal = match self.store.reserve(pool, sub, &terms, actor).await? {
             Reservation::Made(reserved) => {
                 info!(expires_at = ?reserved.expires_at, "reserved");
                 return Ok(*reserved);
             }
-            refused => refused,
-        };
-        // Records PDM did not write are the first reason, as check gives it.
-        if let Some(conflict) = self.zones.foreign_conflict(pool, sub).await? {
-            return Err(conflict);
-        }
-        match refused {
-            Reservation::Made(_) | Reservation::Held => Err(Error::Conflict),
-            Reservation::Full => Err(Error::PoolFull(format!(
+            Reservation::Held => Error::Conflict,
+            Reservation::Full => Error::PoolFull(format!(
                 "{pool} cannot take the {} records of another sovereign",
                 self.sovereign_hosts.len()
-            ))),
-        }
+            )),
+        };
+        // Records PDM did not write are the first reason, as check gives it.
+        Err(self
+            .zones
+            .foreign_conflict(pool, sub)
+            .await?
+            .unwrap_or(refusal))
     }
 
     /// Flips the reservation to active (the row first, owing its records), then publishes
