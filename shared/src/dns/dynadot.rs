@@ -258,8 +258,18 @@ pub(crate) fn inner_answer<'a>(body: &'a Value, expected: &str) -> Result<&'a Va
 
 /// Dynadot's passing failures say so in words; anything else is a refusal.
 fn classify(message: String) -> DnsError {
+    if is_passing(&message) {
+        DnsError::Unavailable(message)
+    } else {
+        DnsError::Refused(message)
+    }
+}
+
+/// Whether an api3 `Error` text says the failure passes (an outage, a timeout, refused
+/// concurrency): the same words whichever key made the call.
+pub(crate) fn is_passing(message: &str) -> bool {
     let lower = message.to_lowercase();
-    let passing = [
+    [
         "problem with connection",
         "try again",
         "timeout",
@@ -267,12 +277,9 @@ fn classify(message: String) -> DnsError {
         "too many",
         "busy",
         "concurrent",
-    ];
-    if passing.iter().any(|p| lower.contains(p)) {
-        DnsError::Unavailable(message)
-    } else {
-        DnsError::Refused(message)
-    }
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
 }
 
 fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {

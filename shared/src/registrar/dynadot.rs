@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Answered, Record, RecordType, Registrar, RegistrarError, Token, client, send};
-use crate::dns::dynadot::{Api3Failure, Record as ZoneRecord, Zone, inner_answer};
+use crate::dns::dynadot::{Api3Failure, Record as ZoneRecord, Zone, inner_answer, is_passing};
 
 #[derive(Debug)]
 pub struct Dynadot {
@@ -64,7 +64,8 @@ impl Dynadot {
     }
 }
 
-/// api3 says what went wrong in words only.
+/// api3 says what went wrong in words only; which failures pass is PDM's own DNS side's
+/// reading of the same API.
 fn classify(message: &str) -> RegistrarError {
     let message = message.to_ascii_lowercase();
     if message.contains("invalid key") || message.contains("key is not") {
@@ -76,7 +77,7 @@ fn classify(message: &str) -> RegistrarError {
         RegistrarError::DomainNotInAccount
     } else if message.contains("too many") || message.contains("concurrent") {
         RegistrarError::RateLimited { retry_after: None }
-    } else if message.contains("problem with connection") || message.contains("try again") {
+    } else if is_passing(&message) {
         RegistrarError::Unavailable
     } else {
         RegistrarError::Refused("Dynadot refused the request (see PDM's log)")
