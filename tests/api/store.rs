@@ -128,20 +128,31 @@ async fn reserved(store: &dyn Store, name: &str) -> uuid::Uuid {
     }
 }
 
+/// What a commit with `token` asks of the store: the test's address and `hosts`, refusing
+/// names where records PDM did not write stand, as PDM's default does.
+fn activation<'a>(token: uuid::Uuid, fqdn: &'a str, hosts: &'a [String]) -> Activation<'a> {
+    Activation {
+        token: Some(token),
+        sovereign_fqdn: fqdn,
+        load_balancer_ip: LB_IP,
+        hosts,
+        lease: Duration::from_secs(30),
+        refuse_foreign: true,
+    }
+}
+
 /// Reserves and activates `name`; returns the row's DNS version.
 async fn activated(store: &dyn Store, name: &str) -> i64 {
     let token = reserved(store, name).await;
     let hosts: Vec<String> = HOSTS.map(str::to_owned).to_vec();
-    let activation = Activation {
-        token: Some(token),
-        sovereign_fqdn: &format!("{name}.{POOL}"),
-        load_balancer_ip: LB_IP,
-        hosts: &hosts,
-        lease: Duration::from_secs(30),
-        refuse_foreign: true,
-    };
+    let fqdn = format!("{name}.{POOL}");
     store
-        .activate(&pool(), &sub(name), &activation, &actor())
+        .activate(
+            &pool(),
+            &sub(name),
+            &activation(token, &fqdn, &hosts),
+            &actor(),
+        )
         .await
         .unwrap()
         .expect("a live reservation activates")
@@ -239,14 +250,7 @@ store_test!(
     |store| {
         let token = reserved(store.as_ref(), "acme").await;
         let hosts: Vec<String> = HOSTS.map(str::to_owned).to_vec();
-        let mut activation = Activation {
-            token: Some(uuid::Uuid::new_v4()),
-            sovereign_fqdn: "acme.omani.works",
-            load_balancer_ip: LB_IP,
-            hosts: &hosts,
-            lease: Duration::from_secs(30),
-            refuse_foreign: true,
-        };
+        let mut activation = activation(uuid::Uuid::new_v4(), "acme.omani.works", &hosts);
         let wrong = store
             .activate(&pool(), &sub("acme"), &activation, &actor())
             .await
@@ -759,14 +763,7 @@ store_test!(
                 .unwrap();
         }
         let hosts: Vec<String> = HOSTS.map(str::to_owned).to_vec();
-        let mut activation = Activation {
-            token: Some(token),
-            sovereign_fqdn: "acme.omani.works",
-            load_balancer_ip: LB_IP,
-            hosts: &hosts,
-            lease: Duration::from_secs(30),
-            refuse_foreign: true,
-        };
+        let mut activation = activation(token, "acme.omani.works", &hosts);
         let refused_commit = store
             .activate(&pool(), &sub("acme"), &activation, &actor())
             .await
