@@ -279,7 +279,7 @@ contract_test!(
             assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
             assert_eq!(
                 refused.headers[header::WWW_AUTHENTICATE],
-                r#"Bearer error="invalid_token""#
+                r#"Bearer realm="pdm", error="invalid_token", Basic realm="pdm""#
             );
         }
         let history = app.send(raw_request(

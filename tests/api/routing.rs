@@ -124,6 +124,11 @@ contract_test!(
         let not_bearer = app.send(reserve("a2", "Basic cmlnaHQtdG9rZW4=")).await;
         let wrong = app.send(reserve("a3", "Bearer wrong-token")).await;
         let right = app.send(reserve("a4", "Bearer right-token")).await;
+        // RFC 7617, as catalyst-api sends it: base64("catalyst:right-token"), any case.
+        let basic = app
+            .send(reserve("a5", "basic Y2F0YWx5c3Q6cmlnaHQtdG9rZW4="))
+            .await;
+        let basic_wrong_user = app.send(reserve("a6", "Basic b3BzOnJpZ2h0LXRva2Vu")).await;
         let list = app.get(&format!("/api/v1/pool/{POOL}/list")).await;
         let release = app.release("a4").await;
         let release_status = release.status;
@@ -131,13 +136,16 @@ contract_test!(
         // Assert
         assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
         assert_eq!(missing.error(), "unauthorized");
-        assert_eq!(missing.headers[header::WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(
+            missing.headers[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="pdm", Basic realm="pdm""#
+        );
         assert_eq!(not_bearer.status, StatusCode::UNAUTHORIZED);
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
         assert_eq!(wrong.error(), "unauthorized");
         assert_eq!(
             wrong.headers[header::WWW_AUTHENTICATE],
-            r#"Bearer error="invalid_token""#
+            r#"Bearer realm="pdm", error="invalid_token", Basic realm="pdm""#
         );
         for reply in [&missing, &wrong] {
             let body = reply.body.to_string();
@@ -147,9 +155,11 @@ contract_test!(
             );
         }
         assert_eq!(right.status, StatusCode::CREATED);
+        assert_eq!(basic.status, StatusCode::CREATED, "{}", basic.body);
+        assert_eq!(basic_wrong_user.status, StatusCode::UNAUTHORIZED);
         assert_eq!(list.status, StatusCode::UNAUTHORIZED);
         assert_eq!(release_status, StatusCode::UNAUTHORIZED);
-        assert_eq!(app.row_count().await, 1);
+        assert_eq!(app.row_count().await, 2);
 
         // Every guarded route, each without a token, with a wrong one and with the right one:
         // the right token gets past the guard to the route's own answer.

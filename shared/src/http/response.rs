@@ -105,13 +105,18 @@ pub fn error(error: &Error) -> HttpResponse {
             }
         }
         Error::Unauthorized => {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="pdm", Basic realm="pdm""#),
+            );
         }
         // RFC 6750: a token was presented and is not accepted.
         Error::InvalidToken => {
             headers.insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                HeaderValue::from_static(
+                    r#"Bearer realm="pdm", error="invalid_token", Basic realm="pdm""#,
+                ),
             );
         }
         Error::Unavailable(..) | Error::Overloaded | Error::Timeout(_) => {
@@ -133,10 +138,12 @@ pub fn error(error: &Error) -> HttpResponse {
 pub struct ErrorCode(pub &'static str);
 
 /// 200 once DNS matches the table, 202 while the change is still owed.
-pub fn sync_status(sync: DnsSync) -> StatusCode {
+pub fn sync_status(sync: &DnsSync) -> StatusCode {
     match sync {
         DnsSync::Written => StatusCode::OK,
-        DnsSync::Pending => StatusCode::ACCEPTED,
+        // A refused commit answers its error before any status is chosen; only a publish can
+        // be refused, so a release never is.
+        DnsSync::Pending | DnsSync::Refused(_) => StatusCode::ACCEPTED,
     }
 }
 

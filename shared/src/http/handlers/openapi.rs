@@ -2,7 +2,7 @@
 //! spec file describes what is fixed; what depends on the process or lives in code is filled
 //! in here from its one source: the managed pools (the enum of `{domain}`), the reserved
 //! labels (refused by the subdomain schema) and, from the route table, which operations need
-//! a bearer token (only when tokens are configured, since otherwise none does).
+//! credentials, Bearer or Basic (only when tokens are configured, since otherwise none does).
 
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -36,7 +36,7 @@ pub fn document(domains: &ManagedDomains, tokens: &ApiTokens, registrars: &[&str
                 .get_mut("paths")
                 .and_then(|paths| paths.get_mut(route.path)?.get_mut(method.as_str()))
             {
-                operation["security"] = json!([{ "bearer": [] }]);
+                operation["security"] = json!([{ "bearer": [] }, { "basic": [] }]);
             }
         }
     }
@@ -113,7 +113,10 @@ mod tests {
         let reserve = "/paths/~1api~1v1~1pool~1{domain}~1reserve/post/security";
         let check = "/paths/~1api~1v1~1pool~1{domain}~1check/get/security";
         assert_eq!(open.pointer(reserve), None);
-        assert_eq!(guarded.pointer(reserve), Some(&json!([{ "bearer": [] }])));
+        assert_eq!(
+            guarded.pointer(reserve),
+            Some(&json!([{ "bearer": [] }, { "basic": [] }]))
+        );
         assert_eq!(guarded.pointer(check), None);
         assert_eq!(
             guarded.pointer("/components/parameters/Domain/schema/enum"),
