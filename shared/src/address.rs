@@ -9,10 +9,20 @@ use crate::Error;
 
 /// Parses `raw` and returns the address to publish, or the rule it breaks.
 pub fn publishable(raw: &str, allow_private: bool) -> Result<IpAddr, Error> {
-    let ip = raw
-        .trim()
-        .parse::<IpAddr>()
-        .map_err(|_| Error::MissingLbIp("loadBalancerIP is not an IPv4 or IPv6 address".into()))?;
+    publishable_as("loadBalancerIP", raw, allow_private)
+}
+
+/// The same for the commit's `field`; text that is no address is `missing-lb-ip` for
+/// `loadBalancerIP` (the contract's code) and `invalid-format` for any other field.
+pub fn publishable_as(field: &str, raw: &str, allow_private: bool) -> Result<IpAddr, Error> {
+    let ip = raw.trim().parse::<IpAddr>().map_err(|_| {
+        let problem = format!("{field} is not an IPv4 or IPv6 address");
+        if field == "loadBalancerIP" {
+            Error::MissingLbIp(problem)
+        } else {
+            Error::InvalidFormat(problem)
+        }
+    })?;
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         IpAddr::V4(_) => ip,
@@ -24,7 +34,7 @@ pub fn publishable(raw: &str, allow_private: bool) -> Result<IpAddr, Error> {
     match refused {
         None => Ok(ip),
         Some(range) => Err(Error::InvalidFormat(format!(
-            "loadBalancerIP {ip} is {range}; only globally routable unicast addresses are \
+            "{field} {ip} is {range}; only globally routable unicast addresses are \
              published{}",
             if is_private(ip) {
                 " (private and shared ranges need PDM_ALLOW_PRIVATE_LB=true)"

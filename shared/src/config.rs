@@ -36,6 +36,9 @@ pub struct Config {
     pub pdns_delegation: Delegation,
     /// Host labels each sovereign gets under its subdomain (`*` alone covers the others).
     pub sovereign_hosts: Vec<String>,
+    /// Hosts that point at `consoleLoadBalancerIP` when a commit gives one
+    /// (`PDM_CONSOLE_HOSTS`, default `console,api`).
+    pub console_hosts: Vec<String>,
     pub managed_domains: ManagedDomains,
     pub reservation_ttl: Duration,
     pub sweeper_interval: Duration,
@@ -183,6 +186,7 @@ impl Config {
                 parsed("PDM_SOVEREIGN_HOSTS", &DEFAULT_SOVEREIGN_HOSTS.join(",")),
                 sovereign_hosts,
             )?,
+            console_hosts: parse_with(parsed("PDM_CONSOLE_HOSTS", "console,api"), sovereign_hosts)?,
             managed_domains: parse_with(managed, ManagedDomains::parse)?,
             reservation_ttl: parse_with(parsed("PDM_RESERVATION_TTL", "10m"), positive_duration)?,
             sweeper_interval: parse_with(parsed("PDM_SWEEPER_INTERVAL", "30s"), positive_duration)?,

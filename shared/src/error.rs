@@ -29,9 +29,9 @@ pub enum Error {
     AlreadyActive,
     #[error("the reservation has expired")]
     Expired,
-    #[error("a bearer token is required")]
+    #[error("credentials are required: a bearer token, or Basic name:token")]
     Unauthorized,
-    #[error("the bearer token is not accepted")]
+    #[error("the credentials are not accepted")]
     InvalidToken,
     #[error("{0}")]
     NoRoute(String),
@@ -126,7 +126,7 @@ impl From<sqlx::Error> for Error {
                 | sqlx::Error::Tls(_)),
                 _,
             ) => Self::Unavailable("the database", error.into()),
-            (error, Some(code)) if refuses_connections(code) => {
+            (error, Some(code)) if refuses_connections(code) || refuses_for_now(code) => {
                 Self::Unavailable("the database", error.into())
             }
             // No table yet: the server listens before its migrations are applied.
@@ -140,6 +140,13 @@ impl From<sqlx::Error> for Error {
             }
         }
     }
+}
+
+/// SQLSTATEs of a statement the database refused for now, which a retry may pass: a read-only
+/// transaction (25006, a failover in progress), a statement timeout or cancellation (57014),
+/// a serialization failure (40001) or a deadlock (40P01).
+fn refuses_for_now(code: &str) -> bool {
+    matches!(code, "25006" | "57014" | "40001" | "40P01")
 }
 
 /// SQLSTATEs of a database that will not serve this connection now: connection exceptions

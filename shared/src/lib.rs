@@ -11,6 +11,7 @@ pub mod domain;
 mod error;
 pub mod http;
 pub mod metrics;
+pub mod outbound;
 pub mod registrar;
 pub mod resolver;
 pub mod service;

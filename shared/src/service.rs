@@ -38,11 +38,32 @@ pub struct Availability {
 }
 
 /// Whether DNS caught up with the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DnsSync {
     Written,
     /// The row changed but DNS did not follow yet; the reconciler keeps trying.
     Pending,
+    /// The zone refused the change for a reason retrying cannot fix: the commit went back to
+    /// its reservation and DNS owes nothing.
+    Refused(DnsRefusal),
+}
+
+/// Why a zone will never take a commit's records as things stand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsRefusal {
+    /// Records PDM did not write stand at the sovereign's names (the text names them).
+    Conflict(String),
+    /// The zone has no room left for the sovereign's records.
+    Full(String),
+}
+
+impl From<DnsRefusal> for Error {
+    fn from(refusal: DnsRefusal) -> Self {
+        match refusal {
+            DnsRefusal::Conflict(detail) => Self::DnsConflict(detail),
+            DnsRefusal::Full(detail) => Self::PoolFull(detail),
+        }
+    }
 }
 
 /// What commit asks for, parsed.
@@ -52,6 +73,8 @@ pub struct Commit {
     pub token: Option<Uuid>,
     pub sovereign_fqdn: String,
     pub load_balancer_ip: IpAddr,
+    /// Where the console hosts point, when the sovereign has an isolated console gateway.
+    pub console_load_balancer_ip: Option<IpAddr>,
 }
 
 /// A token that is not a UUID matches no reservation; nil never belongs to one (PDM issues
@@ -123,6 +146,8 @@ pub struct Pdm {
     domains: ManagedDomains,
     reservation_ttl: Duration,
     sovereign_hosts: Vec<String>,
+    /// The sovereign hosts that point at a commit's `consoleLoadBalancerIP`.
+    console_hosts: Vec<String>,
     allow_private_lb: bool,
     force_release_grace: Duration,
     /// Asked whether a sovereign still answers before an operator may force-release it.
@@ -142,6 +167,12 @@ impl Pdm {
             domains: config.managed_domains.clone(),
             reservation_ttl: config.reservation_ttl,
             sovereign_hosts: config.sovereign_hosts.clone(),
+            console_hosts: config
+                .sovereign_hosts
+                .iter()
+                .filter(|host| config.console_hosts.contains(host))
+                .cloned()
+                .collect(),
             allow_private_lb: config.allow_private_lb,
             force_release_grace: config.force_release_grace,
             resolver: Arc::new(SystemResolver),
@@ -218,18 +249,23 @@ impl Pdm {
     }
 
     /// Validates a commit of `fqdn` as the contract does, for every caller alike: the
-    /// address must be publishable, the sovereign FQDN (`fqdn` when absent) a host name.
+    /// addresses must be publishable, the sovereign FQDN (`fqdn` when absent) a host name.
     pub fn parse_commit(
         &self,
         fqdn: &str,
         token: &str,
         sovereign_fqdn: Option<&str>,
-        load_balancer_ip: Option<&str>,
+        (load_balancer_ip, console_load_balancer_ip): (Option<&str>, Option<&str>),
     ) -> Result<Commit, Error> {
         let load_balancer_ip = load_balancer_ip
             .ok_or_else(|| Error::MissingLbIp("loadBalancerIP is required".to_owned()))?;
         let load_balancer_ip =
             crate::address::publishable(load_balancer_ip, self.allow_private_lb)?;
+        let console_load_balancer_ip = console_load_balancer_ip
+            .map(|ip| {
+                crate::address::publishable_as("consoleLoadBalancerIP", ip, self.allow_private_lb)
+            })
+            .transpose()?;
         let sovereign_fqdn = match sovereign_fqdn.map(str::trim) {
             None | Some("") => fqdn.to_owned(),
             Some(name) => {
@@ -246,6 +282,7 @@ impl Pdm {
             token: Some(presented_token(token)),
             sovereign_fqdn,
             load_balancer_ip,
+            console_load_balancer_ip,
         })
     }
 
@@ -301,11 +338,15 @@ impl Pdm {
         actor: &Actor,
     ) -> Result<(Allocation, DnsSync), Error> {
         let ip = commit.load_balancer_ip.to_string();
+        let console_ip = commit.console_load_balancer_ip.map(|ip| ip.to_string());
         let activation = Activation {
             token: commit.token,
             sovereign_fqdn: &commit.sovereign_fqdn,
             load_balancer_ip: &ip,
             hosts: &self.sovereign_hosts,
+            console: console_ip
+                .as_deref()
+                .map(|ip| (ip, self.console_hosts.as_slice())),
             lease: self.dns_lease,
             refuse_foreign: self.zones.refuses_foreign(),
         };
@@ -320,7 +361,10 @@ impl Pdm {
             .zones
             .sync(pool, sub, allocation.dns_version, actor)
             .await;
-        Ok((self.after_sync(pool, sub, allocation, sync).await, sync))
+        if let DnsSync::Refused(refusal) = sync {
+            return Err(refusal.into());
+        }
+        Ok((self.after_sync(pool, sub, allocation, &sync).await, sync))
     }
 
     /// The allocation as its DNS now stands, for the answer: settled when its change was
@@ -330,7 +374,7 @@ impl Pdm {
         pool: &PoolDomain,
         sub: &Subdomain,
         mut allocation: Allocation,
-        sync: DnsSync,
+        sync: &DnsSync,
     ) -> Allocation {
         match sync {
             DnsSync::Written => {
@@ -339,7 +383,7 @@ impl Pdm {
                 allocation.dns_retry_at = None;
                 allocation
             }
-            DnsSync::Pending => {
+            DnsSync::Pending | DnsSync::Refused(_) => {
                 match self.store.find(pool, sub).await {
                     Ok(Some(fresh)) if fresh.dns_version == allocation.dns_version => fresh,
                     // Changed again meanwhile, or the read failed: what the commit wrote.
@@ -371,7 +415,9 @@ impl Pdm {
             State::Active
                 if same_token
                     && held.sovereign_fqdn.as_deref() == Some(activation.sovereign_fqdn)
-                    && held.load_balancer_ip.as_deref() == Some(activation.load_balancer_ip) =>
+                    && held.load_balancer_ip.as_deref() == Some(activation.load_balancer_ip)
+                    && held.console_load_balancer_ip.as_deref()
+                        == activation.console.map(|(ip, _)| ip) =>
             {
                 Ok(held)
             }
@@ -605,7 +651,14 @@ impl Pdm {
     pub async fn readiness(&self) -> Result<(), String> {
         let expected = self.store.migrator().iter().map(|m| m.version).max();
         match self.store.schema_version().await {
-            Ok(applied) if applied >= expected => Ok(()),
+            Ok(applied) if applied >= expected => match self.store.accepts_writes().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("the database takes no writes now (read-only)".to_owned()),
+                Err(error) => {
+                    warn!(error.message = %error, "database is not ready");
+                    Err("the database does not answer".to_owned())
+                }
+            },
             Ok(applied) => Err(format!(
                 "database schema at version {applied:?}, this build needs {expected:?}"
             )),

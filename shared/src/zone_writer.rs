@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::dns::{Change, DnsError, DnsProvider, ForeignRecords, SovereignRecords, ZoneUsage};
 use crate::domain::{ManagedDomains, PoolDomain, Subdomain};
 use crate::metrics::Metrics;
-use crate::service::{DnsSync, Drift, DriftRecord};
+use crate::service::{DnsRefusal, DnsSync, Drift, DriftRecord};
 use crate::store::{Actor, Allocation, DnsState, Landed, State, Store, ZoneRoom, ZoneSeen};
 use crate::{Config, Error};
 
@@ -31,6 +31,8 @@ pub struct ZoneWriter {
     domains: ManagedDomains,
     hosts: Vec<String>,
     foreign: ForeignRecords,
+    /// A refused commit's reservation runs this long from when it was made, as before.
+    reservation_ttl: Duration,
     /// First retry delay of a failed DNS change; doubles per attempt.
     retry_base: Duration,
     /// Longest a request waits for its change to land before answering 202.
@@ -42,21 +44,15 @@ pub struct ZoneWriter {
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Settled>>>>,
 }
 
-/// How each row of a batch ended: `(subdomain, version)` and whether it was settled.
-type Settled = Vec<((String, i64), bool)>;
+/// How each row of a batch ended: `(subdomain, version)` and its outcome.
+type Settled = Vec<((String, i64), DnsSync)>;
 
 /// What `batch` did with `version` of `sub`'s change, if it took it.
 fn outcome_of(batch: &Settled, sub: &Subdomain, version: i64) -> Option<DnsSync> {
     batch
         .iter()
         .find(|(key, _)| key.0 == sub.as_str() && key.1 == version)
-        .map(|(_, done)| {
-            if *done {
-                DnsSync::Written
-            } else {
-                DnsSync::Pending
-            }
-        })
+        .map(|(_, outcome)| outcome.clone())
 }
 
 impl ZoneWriter {
@@ -72,6 +68,7 @@ impl ZoneWriter {
             domains: config.managed_domains.clone(),
             hosts: config.sovereign_hosts.clone(),
             foreign: config.foreign_records,
+            reservation_ttl: config.reservation_ttl,
             retry_base: config.sweeper_interval,
             wait: config.dns_wait,
             metrics,
@@ -230,7 +227,7 @@ impl ZoneWriter {
                 }),
             }
         }
-        let mut failed = Vec::new();
+        let mut unsettled = Vec::new();
         let mut zone = None;
         if !writing.is_empty() {
             let changes: Vec<Change> = writing.iter().map(|(_, change)| change.clone()).collect();
@@ -245,7 +242,7 @@ impl ZoneWriter {
                 }
                 Err(error) => writing.iter().map(|_| Err(error.clone())).collect(),
             };
-            failed = self
+            unsettled = self
                 .record_outcomes(pool, &writing, (&outcomes, took), actor, &mut landed)
                 .await?;
         }
@@ -254,19 +251,24 @@ impl ZoneWriter {
         let mut settled: Settled = landed
             .into_iter()
             .map(|l| {
-                let settled = done.contains(&l.sub);
-                ((l.sub, l.version), settled)
+                let outcome = if done.contains(&l.sub) {
+                    DnsSync::Written
+                } else {
+                    DnsSync::Pending
+                };
+                ((l.sub, l.version), outcome)
             })
             .collect();
-        settled.extend(failed.into_iter().map(|key| (key, false)));
+        settled.extend(unsettled);
         if let Some(zone) = zone {
             self.save_zone(pool, &zone).await?;
         }
         Ok(settled)
     }
 
-    /// Adds each change that landed to `landed`, for one settle of the batch; defers each that
-    /// did not (with backoff) and returns those.
+    /// Adds each change that landed to `landed`, for one settle of the batch; puts each commit
+    /// the zone refused for good back to its reservation, defers every other failure (with
+    /// backoff), and returns how those ended.
     async fn record_outcomes(
         &self,
         pool: &PoolDomain,
@@ -274,8 +276,8 @@ impl ZoneWriter {
         (outcomes, took): (&[Result<Vec<crate::dns::ZoneRecord>, DnsError>], Duration),
         actor: &Actor,
         landed: &mut Vec<Landed>,
-    ) -> Result<Vec<(String, i64)>, Error> {
-        let mut failed = Vec::new();
+    ) -> Result<Settled, Error> {
+        let mut unsettled = Vec::new();
         let missing = Err(DnsError::Unavailable(
             "the provider gave no outcome".to_owned(),
         ));
@@ -306,15 +308,48 @@ impl ZoneWriter {
                     if let DnsError::Conflict(standing) = error {
                         self.store.note_foreign_records(pool, sub, standing).await?;
                     }
-                    let reason = error.classified();
-                    self.store
-                        .defer(pool, sub, row.dns_version, &reason, self.retry_base, actor)
-                        .await?;
-                    failed.push((row.subdomain.clone(), row.dns_version));
+                    let outcome = self.unsettled(pool, row, change, error, actor).await?;
+                    unsettled.push(((row.subdomain.clone(), row.dns_version), outcome));
                 }
             }
         }
-        Ok(failed)
+        Ok(unsettled)
+    }
+
+    /// A failed change: a commit the zone refuses for a reason retrying cannot fix goes back
+    /// to its reservation (`Refused`); anything else is retried with backoff (`Pending`).
+    async fn unsettled(
+        &self,
+        pool: &PoolDomain,
+        row: &Allocation,
+        change: &Change,
+        error: &DnsError,
+        actor: &Actor,
+    ) -> Result<DnsSync, Error> {
+        let sub = &change.records().sub;
+        let reason = error.classified();
+        let refusal = match (change, error) {
+            (Change::Publish(_), DnsError::Conflict(standing)) => Some(DnsRefusal::Conflict(
+                conflict_of(pool, sub, standing).to_string(),
+            )),
+            (Change::Publish(_), DnsError::Full(why)) => Some(DnsRefusal::Full(why.clone())),
+            _ => None,
+        };
+        if let Some(refusal) = refusal {
+            let ttl = self.reservation_ttl;
+            if self
+                .store
+                .refuse(pool, sub, row.dns_version, ttl, &reason, actor)
+                .await?
+            {
+                warn!(%pool, %sub, reason, "commit refused by the zone; back to its reservation");
+                return Ok(DnsSync::Refused(refusal));
+            }
+        }
+        self.store
+            .defer(pool, sub, row.dns_version, &reason, self.retry_base, actor)
+            .await?;
+        Ok(DnsSync::Pending)
     }
 
     /// The change `row` owes: publish an active allocation's records, withdraw a releasing
@@ -324,12 +359,18 @@ impl ZoneWriter {
         if row.state != State::Active {
             return None;
         }
-        let records = SovereignRecords {
-            pool: pool.clone(),
-            sub: Subdomain::parse(&row.subdomain).ok()?,
+        let console = row
+            .console_load_balancer_ip
+            .as_deref()
+            .and_then(|ip| ip.parse().ok())
+            .map(|ip| (ip, row.console_hosts.as_deref().unwrap_or_default()));
+        let records = SovereignRecords::new(
+            pool.clone(),
+            Subdomain::parse(&row.subdomain).ok()?,
+            row.dns_hosts.as_deref().unwrap_or(&self.hosts),
             target,
-            hosts: row.dns_hosts.clone().unwrap_or_else(|| self.hosts.clone()),
-        };
+            console,
+        );
         Some(if row.releasing_since.is_some() {
             Change::Withdraw(records)
         } else {
@@ -361,11 +402,12 @@ impl ZoneWriter {
             let settled = self
                 .write_owed(&pool, None, &Actor::job("reconciler"))
                 .await?;
-            for (_, done) in &settled {
-                if *done {
-                    synced += 1;
-                } else {
-                    pending += 1;
+            for (_, outcome) in &settled {
+                match outcome {
+                    DnsSync::Written => synced += 1,
+                    DnsSync::Pending => pending += 1,
+                    // Back to its reservation: nothing is owed any more.
+                    DnsSync::Refused(_) => {}
                 }
             }
             *last_batch = settled;

@@ -1,5 +1,5 @@
 use http::{Method, StatusCode};
-use pdm_tests::{LB_IP, POOL, TestApp};
+use pdm_tests::{CONSOLE_IP, LB_IP, POOL, TestApp};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -54,6 +54,12 @@ async fn commit_answers_202_when_dns_fails_and_the_row_is_active_anyway(db: PgPo
 
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     assert_eq!(reply.body["state"], "active");
+    let last_error = reply.body["dns"]["lastError"].as_str().unwrap();
+    assert!(last_error.starts_with("dns-unavailable: "), "{last_error}");
+    assert!(
+        !last_error.contains("in-memory"),
+        "PDM's words, never the provider's"
+    );
     assert!(app.dns().zone(POOL).is_empty());
     assert_eq!(app.check("acme").await.body["reason"], "active-state");
 }
@@ -467,3 +473,71 @@ contract_test!(
         assert_eq!(private.body["loadBalancerIP"], "10.1.2.3");
     }
 );
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_console_load_balancer_takes_the_console_hosts_and_release_removes_them_all(db: PgPool) {
+    // Arrange
+    let app = TestApp::new(db);
+
+    // Act
+    app.allocate_with_console("acme").await;
+    let zone = app.dns().zone(POOL);
+    let listed = app.get(&format!("/api/v1/pool/{POOL}/list")).await;
+    let released = app.release("acme").await;
+
+    // Assert: console and api at the gateway, the rest at the load balancer; all gone after.
+    for (name, ip) in &zone {
+        let expected = if ["console.acme", "api.acme"].contains(&name.as_str()) {
+            CONSOLE_IP
+        } else {
+            LB_IP
+        };
+        assert_eq!(ip.to_string(), expected, "{name}");
+    }
+    assert_eq!(zone.len(), 6);
+    let listed = &listed.body["allocations"][0];
+    assert_eq!(listed["consoleLoadBalancerIP"], CONSOLE_IP, "{listed}");
+    assert_eq!(released.status, StatusCode::OK);
+    assert!(app.dns().zone(POOL).is_empty());
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn console_hosts_are_configurable_and_the_console_address_follows_the_lb_rules(db: PgPool) {
+    // Arrange
+    let app = TestApp::with_config(db, &pdm_tests::config(&[("PDM_CONSOLE_HOSTS", "console")]));
+    let token = app.reserve_token("beta").await;
+    let uri = format!("/api/v1/pool/{POOL}/commit");
+    let commit = |console: &'static str| {
+        app.call(
+            Method::POST,
+            &uri,
+            Some(json!({
+                "subdomain": "beta",
+                "reservationToken": token,
+                "loadBalancerIP": LB_IP,
+                "consoleLoadBalancerIP": console,
+            })),
+        )
+    };
+
+    // Act
+    let private = commit("10.0.0.7").await;
+    let garbage = commit("console").await;
+    let committed = commit(CONSOLE_IP).await;
+
+    // Assert
+    for refused in [&private, &garbage] {
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(refused.error(), "invalid-format");
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("consoleLoadBalancerIP")
+        );
+    }
+    assert_eq!(committed.status, StatusCode::OK, "{:?}", committed.body);
+    let zone = app.dns().zone(POOL);
+    assert_eq!(zone["console.beta"].to_string(), CONSOLE_IP);
+    assert_eq!(zone["api.beta"].to_string(), LB_IP);
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use http::StatusCode;
 use pdm_tests::fake_dynadot::{FakeDynadot, FakeRecord, FakeZone};
-use pdm_tests::{DYNADOT_KEY, LB_IP, LogCapture, POOL, TestApp};
+use pdm_tests::{CONSOLE_IP, DYNADOT_KEY, LB_IP, LogCapture, POOL, TestApp};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -601,9 +601,25 @@ async fn a_change_the_zone_refuses_blocks_no_other_in_its_batch(db: PgPool) {
     // Act
     let replies = burst_behind_the_lock(&app, &subs).await;
 
-    // Assert: one batch; beta alone waits, with the conflict on record.
+    // Assert: one batch; beta alone is refused for good (409 naming the record), back to its
+    // reservation, owing DNS nothing, with the conflict on record.
     let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
-    assert_eq!(statuses, [200, 202, 200]);
+    assert_eq!(statuses, [200, 409, 200]);
+    assert_eq!(replies[1].error(), "dns-conflict");
+    assert!(
+        replies[1].body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("console.beta A 192.0.2.200"),
+        "{:?}",
+        replies[1].body
+    );
+    let beta = app
+        .get(&format!("/api/v1/pool/{POOL}/allocation?sub=beta"))
+        .await;
+    assert_eq!(beta.body["state"], "reserved", "{:?}", beta.body);
+    assert_eq!(beta.body["dns"]["state"], "synced");
+    assert_eq!(app.pdm().store().pending_count().await.unwrap(), 0);
     assert_eq!((fake.calls("get_dns"), fake.calls("set_dns2")), (1, 1));
     assert_eq!(sovereign_records(&fake.zone(POOL), "alpha").len(), 6);
     assert_eq!(sovereign_records(&fake.zone(POOL), "gamma").len(), 6);
@@ -625,4 +641,30 @@ async fn a_change_the_zone_refuses_blocks_no_other_in_its_batch(db: PgPool) {
         "{:?}",
         history.body
     );
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_console_gateway_is_written_in_the_zone_and_its_release_leaves_the_zone_as_it_was(
+    db: PgPool,
+) {
+    // Arrange
+    let fake = fake_with_pools().await;
+    let before = fake.zone(POOL);
+    let app = TestApp::with_dynadot(db, &fake.url, &[]);
+
+    // Act
+    app.allocate_with_console("acme").await;
+    let written = fake.zone(POOL);
+    let released = app.release("acme").await;
+
+    // Assert
+    let at = |host: &str| written.at(&format!("{host}.acme"))[0].value.clone();
+    for host in ["console", "api"] {
+        assert_eq!(at(host), CONSOLE_IP, "{host}");
+    }
+    for host in ["*", "gitea", "harbor", "admin"] {
+        assert_eq!(at(host), LB_IP, "{host}");
+    }
+    assert_eq!(released.status, StatusCode::OK, "{:?}", released.body);
+    assert_eq!(fake.zone(POOL), before);
 }

@@ -118,3 +118,53 @@ async fn reserved_lists_the_platform_labels_sorted() {
         assert!(labels.contains(&label), "{label}");
     }
 }
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_read_only_database_answers_503_with_retry_after_and_is_not_ready(db: PgPool) {
+    // Arrange: a failover in progress, as PostgreSQL shows it to new sessions.
+    let allocated = TestApp::new(db.clone());
+    allocated.allocate("acme").await;
+    let name: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        r#"alter database "{name}" set default_transaction_read_only = on"#
+    ))
+    .execute(&db)
+    .await
+    .unwrap();
+    let app = TestApp::new(db); // its connections are new sessions: read-only
+
+    // Act
+    let reserve = app.reserve("beta").await;
+    let release = app.release("acme").await;
+    let ready = app.get("/readyz").await;
+
+    // Assert
+    for refused in [&reserve, &release] {
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", refused.body);
+        assert_eq!(refused.error(), "unavailable");
+        assert_eq!(refused.headers[http::header::RETRY_AFTER], "1");
+    }
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", ready.body);
+    assert!(ready.body["detail"].as_str().unwrap().contains("read-only"));
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_statement_timeout_is_503_not_500(db: PgPool) {
+    let mut connection = db.acquire().await.unwrap();
+    sqlx::query("set statement_timeout = '10ms'")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+
+    let timed_out = sqlx::query("select pg_sleep(1)")
+        .execute(&mut *connection)
+        .await
+        .unwrap_err();
+
+    let error = pdm_core::Error::from(timed_out);
+    assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error.code(), "unavailable");
+}

@@ -38,6 +38,7 @@ macro_rules! contract_test {
 
 mod audit;
 mod aws_secrets;
+mod catalyst_client;
 mod check;
 mod cli;
 mod commit;

@@ -11,7 +11,7 @@ use pdm_core::dns::powerdns::{Change, Content, PowerDns, RrSet};
 use pdm_core::dns::{DnsError, RetryPolicy};
 use pdm_core::domain::PoolDomain;
 use pdm_tests::powerdns::{PDNS_KEY, PdnsServer};
-use pdm_tests::{LB_IP, LogCapture, POOL, Serving, TestApp};
+use pdm_tests::{CONSOLE_IP, LB_IP, LogCapture, POOL, Serving, TestApp};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -154,8 +154,9 @@ async fn records_pdm_did_not_write_are_never_replaced_and_keep_their_name_taken(
     }
     assert_eq!(reserve.status, StatusCode::CONFLICT);
     assert_eq!(reserve.error(), "dns-conflict");
-    assert_eq!(commit.status, StatusCode::ACCEPTED, "{:?}", commit.body);
-    assert!(history_text(&app, "acme").await.contains("dns-conflict"));
+    assert_eq!(commit.status, StatusCode::CONFLICT, "{:?}", commit.body);
+    assert_eq!(commit.error(), "dns-conflict");
+    assert!(history_text(&app, "acme").await.contains("commit-refused"));
     assert!(release.status.is_success(), "{:?}", release.body);
     assert_eq!(
         check_after_release.body["reason"], "dns-conflict",
@@ -462,4 +463,37 @@ async fn failures_are_clear_and_the_key_never_reaches_logs_answers_or_the_table(
     for key in [PDNS_KEY, wrong_key] {
         assert!(!seen.contains(key), "the key {key} leaked");
     }
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_console_gateway_answers_for_console_and_api_and_its_release_leaves_the_zone_as_it_was(
+    db: PgPool,
+) {
+    // Arrange
+    let server = PdnsServer::start();
+    let before = server.rrsets(POOL).await;
+    let app = TestApp::with_powerdns(db, &server);
+
+    // Act
+    app.allocate_with_console("acme").await;
+    let resolved = |host: &str| server.resolve(&format!("{host}.acme.omani.works"), "A");
+    let (console, api, gitea, other) = (
+        resolved("console"),
+        resolved("api"),
+        resolved("gitea"),
+        resolved("anything"),
+    );
+    let released = app.release("acme").await;
+
+    // Assert
+    assert_eq!(
+        (console, api),
+        (vec![CONSOLE_IP.to_owned()], vec![CONSOLE_IP.to_owned()])
+    );
+    assert_eq!(
+        (gitea, other),
+        (vec![LB_IP.to_owned()], vec![LB_IP.to_owned()])
+    );
+    assert_eq!(released.status, StatusCode::OK, "{:?}", released.body);
+    assert_eq!(server.rrsets(POOL).await, before);
 }

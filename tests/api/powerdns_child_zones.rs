@@ -6,7 +6,7 @@ use base64::Engine;
 use http::StatusCode;
 use pdm_core::dns::powerdns::RrSet;
 use pdm_tests::powerdns::{FLEET_NAMESERVERS, PdnsServer};
-use pdm_tests::{LB_IP, POOL, TestApp};
+use pdm_tests::{CONSOLE_IP, LB_IP, POOL, TestApp};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
@@ -234,4 +234,34 @@ async fn without_dnssec_the_child_zone_is_delegated_unsigned(db: PgPool) {
     assert!(parent_rrset(&parent, &child, "DS").is_empty());
     assert!(server.resolve(&child, "DNSKEY").is_empty());
     assert_eq!(server.resolve(&format!("console.{child}"), "A"), [LB_IP]);
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_console_gateway_answers_from_the_child_zone_and_its_release_drops_the_zone(db: PgPool) {
+    // Arrange
+    let server = PdnsServer::start();
+    let before = server.rrsets(POOL).await;
+    let app = TestApp::with_powerdns_child_zones(db, &server, false);
+
+    // Act
+    app.allocate_with_console("acme").await;
+    let resolved = |host: &str| server.resolve(&format!("{host}.acme.omani.works"), "A");
+    let answers: Vec<Vec<String>> = ["console", "api", "harbor", "anything"]
+        .map(resolved)
+        .to_vec();
+    let released = app.release("acme").await;
+
+    // Assert
+    assert_eq!(
+        answers,
+        [[CONSOLE_IP], [CONSOLE_IP], [LB_IP], [LB_IP]].map(|ip| vec![ip[0].to_owned()])
+    );
+    assert_eq!(released.status, StatusCode::OK, "{:?}", released.body);
+    assert_eq!(server.rrsets(POOL).await, before);
+    assert!(
+        server
+            .api_get(&format!("zones/acme.{POOL}."))
+            .await
+            .is_none()
+    );
 }

@@ -136,6 +136,7 @@ fn activation<'a>(token: uuid::Uuid, fqdn: &'a str, hosts: &'a [String]) -> Acti
         sovereign_fqdn: fqdn,
         load_balancer_ip: LB_IP,
         hosts,
+        console: None,
         lease: Duration::from_secs(30),
         refuse_foreign: true,
     }
@@ -853,6 +854,67 @@ store_test!(
             store.zone_room(&pool()).await.unwrap(),
             None,
             "no limit, no room"
+        );
+    }
+);
+
+store_test!(
+    a_refused_commit_goes_back_to_its_reservation_with_its_token_and_expiry,
+    |store| {
+        let before = match reserve(store.as_ref(), "acme", TTL).await {
+            Reservation::Made(made) => *made,
+            other => panic!("reserve: {other:?}"),
+        };
+        let hosts: Vec<String> = HOSTS.map(str::to_owned).to_vec();
+        let fqdn = format!("acme.{POOL}");
+        let active = store
+            .activate(
+                &pool(),
+                &sub("acme"),
+                &activation(before.reservation_token, &fqdn, &hosts),
+                &actor(),
+            )
+            .await
+            .unwrap()
+            .expect("activated");
+
+        let stale = store
+            .refuse(
+                &pool(),
+                &sub("acme"),
+                active.dns_version - 1,
+                TTL,
+                "old",
+                &actor(),
+            )
+            .await
+            .unwrap();
+        let refused = store
+            .refuse(
+                &pool(),
+                &sub("acme"),
+                active.dns_version,
+                TTL,
+                "dns-conflict: x",
+                &actor(),
+            )
+            .await
+            .unwrap();
+
+        assert!(!stale, "only the version the batch tried");
+        assert!(refused);
+        let after = store.find(&pool(), &sub("acme")).await.unwrap().unwrap();
+        assert_eq!(after.state, State::Reserved);
+        assert_eq!(after.reservation_token, before.reservation_token);
+        assert_eq!(after.expires_at, before.expires_at);
+        assert_eq!(after.load_balancer_ip, None);
+        assert_eq!(after.dns_state, DnsState::Synced);
+        assert!(owed(store.as_ref()).await.is_empty(), "nothing is owed");
+        let history = store.history(&pool(), &sub("acme"), 100).await.unwrap();
+        let last = history.last().unwrap();
+        assert_eq!(
+            (last.event.as_str(), last.detail.as_deref()),
+            ("commit-refused", Some("dns-conflict: x"))
         );
     }
 );

@@ -28,6 +28,8 @@ use tower::ServiceExt;
 pub const POOL: &str = "omani.works";
 /// A globally routable address: PDM refuses to publish documentation ranges such as 203.0.113.0/24.
 pub const LB_IP: &str = "94.130.0.10";
+/// The sovereign's isolated console gateway, where `console` and `api` point when given.
+pub const CONSOLE_IP: &str = "94.130.0.20";
 /// The Dynadot key of the tests: recognizable, so a test can prove it never leaks.
 pub const DYNADOT_KEY: &str = "dynadot-test-key-5e3c1f";
 
@@ -243,6 +245,28 @@ impl TestApp {
             })),
         )
         .await
+    }
+
+    /// Reserves and commits `sub` with an isolated console gateway at [`CONSOLE_IP`],
+    /// asserting both succeed.
+    pub async fn allocate_with_console(&self, sub: &str) -> Reply {
+        let token = self.reserve_token(sub).await;
+        let body = json!({
+            "subdomain": sub,
+            "reservationToken": token,
+            "loadBalancerIP": LB_IP,
+            "consoleLoadBalancerIP": CONSOLE_IP,
+        });
+        let uri = format!("/api/v1/pool/{POOL}/commit");
+        let reply = self.call(Method::POST, &uri, Some(body)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "commit {sub}: {:?}",
+            reply.body
+        );
+        assert_eq!(reply.body["consoleLoadBalancerIP"], CONSOLE_IP);
+        reply
     }
 
     /// Reserves and commits `sub`, asserting both succeed.

@@ -54,6 +54,9 @@ enum Command {
         token: String,
         #[arg(long)]
         ip: String,
+        /// An isolated console gateway's address: PDM_CONSOLE_HOSTS point here.
+        #[arg(long)]
+        console_ip: Option<String>,
         #[arg(long)]
         fqdn: Option<String>,
     },
@@ -280,11 +283,13 @@ async fn run(cli: &Cli, ctx: &Arc<Ctx>) -> Result<ExitCode, Error> {
             sub,
             token,
             ip,
+            console_ip,
             fqdn,
         } => {
             let pool = pdm.domains().resolve(pool)?;
             let sub = pdm_core::domain::Subdomain::parse(sub)?;
-            let commit = pdm.parse_commit(&pool.fqdn(&sub)?, token, fqdn.as_deref(), Some(ip))?;
+            let addresses = (Some(ip.as_str()), console_ip.as_deref());
+            let commit = pdm.parse_commit(&pool.fqdn(&sub)?, token, fqdn.as_deref(), addresses)?;
             let (allocation, sync) = pdm.commit(&pool, &sub, &commit, &actor).await?;
             print_allocations(out, &[allocation], false);
             Ok(dns_exit(sync))
@@ -521,7 +526,8 @@ fn exit_if(fine: bool) -> ExitCode {
 fn dns_exit(sync: DnsSync) -> ExitCode {
     match sync {
         DnsSync::Written => ExitCode::SUCCESS,
-        DnsSync::Pending => ExitCode::from(2),
+        // A refused commit is an error before this; a release is never refused.
+        DnsSync::Pending | DnsSync::Refused(_) => ExitCode::from(2),
     }
 }
 

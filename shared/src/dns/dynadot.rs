@@ -69,10 +69,10 @@ impl Zone {
     pub fn with_published(&self, records: &SovereignRecords) -> Self {
         let names: Vec<String> = records.relative_names().collect();
         let mut zone = self.without(&names, &ADDRESS_TYPES);
-        zone.sub.extend(names.into_iter().map(|name| Record {
-            subhost: Some(name),
-            record_type: records.record_type().to_owned(),
-            value: records.target.to_string(),
+        zone.sub.extend(records.own_records().map(|own| Record {
+            subhost: Some(own.name),
+            record_type: own.record_type,
+            value: own.value,
             value2: None,
         }));
         zone
@@ -102,14 +102,10 @@ impl Zone {
     /// The zone without the sovereign's records (its type and target at its names); every
     /// other record kept as it came, someone else's at the same names included.
     pub fn with_withdrawn(&self, records: &SovereignRecords) -> Self {
-        let names: Vec<String> = records.relative_names().collect();
-        let target = records.target.to_string();
         let mut zone = self.clone();
         zone.sub.retain(|r| {
-            let ours = r.has_type(&[records.record_type()])
-                && r.value == target
-                && names.iter().any(|n| r.is_at(n));
-            !ours
+            let name = r.subhost.as_deref().unwrap_or_default();
+            !records.is_own(&ZoneRecord::new(name, &r.record_type, &r.value))
         });
         zone
     }
@@ -147,7 +143,7 @@ impl Zone {
             )));
         }
         if self.main.len() > MAX_MAIN_RECORDS || self.sub.len() > MAX_SUB_RECORDS {
-            return Err(DnsError::Unwritable(format!(
+            return Err(DnsError::Full(format!(
                 "{pool} would hold {} main and {} sub records; Dynadot allows \
                  {MAX_MAIN_RECORDS} and {MAX_SUB_RECORDS}",
                 self.main.len(),
@@ -363,7 +359,9 @@ impl Dynadot {
             .await
             .map_err(transport)?;
         let status = response.status();
-        let body = response.text().await.map_err(transport)?;
+        let body = crate::outbound::read_capped(response)
+            .await
+            .map_err(|e| DnsError::Unavailable(format!("api3 answer not read: {e}")))?;
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             return Err(DnsError::Unavailable(format!(
                 "api3 answered HTTP {status}"
@@ -372,7 +370,7 @@ impl Dynadot {
         if !status.is_success() {
             return Err(DnsError::Refused(format!("api3 answered HTTP {status}")));
         }
-        let body: Value = serde_json::from_str(&body).map_err(|_| {
+        let body: Value = serde_json::from_slice(&body).map_err(|_| {
             DnsError::Unavailable(format!(
                 "api3 answered HTTP {status} with a body that is not JSON"
             ))
@@ -463,9 +461,8 @@ mod tests {
                 .resolve("omani.works")
                 .unwrap(),
             sub: Subdomain::parse(sub).unwrap(),
-            target: target.parse().unwrap(),
-            hosts: super::super::DEFAULT_SOVEREIGN_HOSTS
-                .map(str::to_owned)
+            targets: super::super::DEFAULT_SOVEREIGN_HOSTS
+                .map(|host| (host.to_owned(), target.parse().unwrap()))
                 .to_vec(),
         }
     }
@@ -676,8 +673,6 @@ mod tests {
         assert!(
             matches!(parked.ensure_writable(&pool), Err(DnsError::Unwritable(m)) if m.contains("Parking"))
         );
-        assert!(
-            matches!(full.ensure_writable(&pool), Err(DnsError::Unwritable(m)) if m.contains("100"))
-        );
+        assert!(matches!(full.ensure_writable(&pool), Err(DnsError::Full(m)) if m.contains("100")));
     }
 }

@@ -29,25 +29,46 @@ pub const RECORD_TTL: u32 = 300;
 pub struct SovereignRecords {
     pub pool: PoolDomain,
     pub sub: Subdomain,
-    pub target: IpAddr,
-    /// Host labels under `sub`, e.g. `*`, `console`.
-    pub hosts: Vec<String>,
+    /// Each host label under `sub` (`*`, `console`) with the address its record points at.
+    pub targets: Vec<(String, IpAddr)>,
+}
+
+/// Record type for an address: `A`, or `AAAA` for IPv6.
+pub fn address_type(ip: IpAddr) -> &'static str {
+    match ip {
+        IpAddr::V4(_) => "A",
+        IpAddr::V6(_) => "AAAA",
+    }
 }
 
 impl SovereignRecords {
-    /// Record type for the target: `A`, or `AAAA` for an IPv6 load balancer.
-    pub fn record_type(&self) -> &'static str {
-        match self.target {
-            IpAddr::V4(_) => "A",
-            IpAddr::V6(_) => "AAAA",
-        }
+    /// Every host at `target`, but `console`'s hosts at its own address when a commit gave
+    /// one (an isolated console gateway).
+    pub fn new(
+        pool: PoolDomain,
+        sub: Subdomain,
+        hosts: &[String],
+        target: IpAddr,
+        console: Option<(IpAddr, &[String])>,
+    ) -> Self {
+        let targets = hosts
+            .iter()
+            .map(|host| {
+                let at = match console {
+                    Some((console_ip, console_hosts)) if console_hosts.contains(host) => console_ip,
+                    _ => target,
+                };
+                (host.clone(), at)
+            })
+            .collect();
+        Self { pool, sub, targets }
     }
 
     /// Names relative to the pool domain, e.g. `*.acme`, `console.acme`.
     pub fn relative_names(&self) -> impl Iterator<Item = String> + '_ {
-        self.hosts
+        self.targets
             .iter()
-            .map(move |host| format!("{host}.{}", self.sub))
+            .map(move |(host, _)| format!("{host}.{}", self.sub))
     }
 
     /// Records of `zone` standing at the sovereign's names that PDM would not write there:
@@ -61,21 +82,25 @@ impl SovereignRecords {
             .collect()
     }
 
-    /// Whether `record` is one PDM writes for this sovereign: its type and target at one of
-    /// its names.
+    /// Whether `record` is one PDM writes for this sovereign: its host's type and target at
+    /// that host's name.
     pub fn is_own(&self, record: &ZoneRecord) -> bool {
-        record.record_type.eq_ignore_ascii_case(self.record_type())
-            && record.value == self.target.to_string()
-            && self
-                .relative_names()
-                .any(|name| record.name.eq_ignore_ascii_case(&name))
+        self.own_records().any(|own| {
+            own.name.eq_ignore_ascii_case(&record.name)
+                && own.record_type.eq_ignore_ascii_case(&record.record_type)
+                && own.value == record.value
+        })
     }
 
     /// The records PDM writes for this sovereign, one per host.
     pub fn own_records(&self) -> impl Iterator<Item = ZoneRecord> + '_ {
-        let target = self.target.to_string();
-        self.relative_names()
-            .map(move |name| ZoneRecord::new(&name, self.record_type(), &target))
+        self.targets.iter().map(move |(host, ip)| {
+            ZoneRecord::new(
+                &format!("{host}.{}", self.sub),
+                address_type(*ip),
+                &ip.to_string(),
+            )
+        })
     }
 }
 
@@ -229,6 +254,9 @@ pub enum DnsError {
     /// zone, a zone over its limit, no such zone, a refused key.
     #[error("DNS change not made: {0}")]
     Unwritable(String),
+    /// The zone has no room for the change's records (a provider's record limit).
+    #[error("DNS change not made: {0}")]
+    Full(String),
 }
 
 impl DnsError {
@@ -240,7 +268,7 @@ impl DnsError {
     pub fn outcome(&self) -> &'static str {
         match self {
             Self::Unavailable(_) => "unavailable",
-            Self::Refused(_) | Self::Unwritable(_) => "refused",
+            Self::Refused(_) | Self::Unwritable(_) | Self::Full(_) => "refused",
             Self::Conflict(_) => "conflict",
         }
     }
@@ -257,6 +285,7 @@ impl DnsError {
                                  has its answer"
                 .to_owned(),
             Self::Unwritable(why) => format!("dns-unwritable: {why}"),
+            Self::Full(why) => format!("pool-full: {why}"),
             Self::Conflict(records) => format!("dns-conflict: {}", listed(records)),
         }
     }
@@ -268,13 +297,16 @@ impl DnsError {
             Self::Unavailable(message) => Self::Unavailable(scrub(message)),
             Self::Refused(message) => Self::Refused(scrub(message)),
             Self::Unwritable(message) => Self::Unwritable(scrub(message)),
+            Self::Full(message) => Self::Full(scrub(message)),
             Self::Conflict(records) => Self::Conflict(records),
         }
     }
 }
 
-/// `text` without `secret` in any form a request may carry it: raw, form-encoded (`+` for a
-/// space), percent-encoded (`%20`), either case of hex, or escaped in JSON.
+/// `text` without `secret` in any form an answer may carry it: raw, form-encoded (`+` for a
+/// space), percent-encoded (`%20`), either case of hex, escaped in JSON (as serde writes it,
+/// with every non-ASCII character as `\uXXXX` in either case, with `/` as `\/`), or as XML
+/// or HTML text (`&amp;`, `&lt;`, `&#39;`).
 pub fn scrub(mut text: String, secret: &str) -> String {
     if secret.is_empty() {
         return text;
@@ -283,7 +315,18 @@ pub fn scrub(mut text: String, secret: &str) -> String {
     let percent = form.replace('+', "%20");
     let json = serde_json::to_string(secret).unwrap_or_default();
     let json = json.trim_matches('"');
-    let mut forms = vec![secret.to_owned(), json.to_owned()];
+    let ascii_json = json_ascii(json, false);
+    let mut forms = vec![
+        secret.to_owned(),
+        json.to_owned(),
+        json.replace('/', "\\/"),
+        ascii_json.replace('/', "\\/"),
+        json_ascii(json, true),
+        ascii_json,
+        xml_escaped(secret, "&#39;", "&#34;"),
+        xml_escaped(secret, "&apos;", "&quot;"),
+        xml_escaped(secret, "&#x27;", "&#x22;"),
+    ];
     for encoded in [form, percent] {
         forms.push(lowercase_hex(&encoded));
         forms.push(encoded);
@@ -296,6 +339,42 @@ pub fn scrub(mut text: String, secret: &str) -> String {
         }
     }
     text
+}
+
+/// A JSON string's body with every non-ASCII character as `\uXXXX` (UTF-16), its hex in
+/// upper or lower case.
+fn json_ascii(json: &str, upper: bool) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&if upper {
+                    format!("\\u{unit:04X}")
+                } else {
+                    format!("\\u{unit:04x}")
+                });
+            }
+        }
+    }
+    out
+}
+
+/// `text` as XML or HTML character data, with `apostrophe` and `quote` as given.
+fn xml_escaped(text: &str, apostrophe: &str, quote: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\'' => out.push_str(apostrophe),
+            '"' => out.push_str(quote),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `%2F` as `%2f`: both decode alike.
@@ -366,16 +445,13 @@ impl RetryPolicy {
     }
 }
 
-/// The HTTP client of a provider: rustls, a whole-request timeout, fixed headers.
+/// The HTTP client of a provider: rustls, a whole-request timeout, fixed headers, no
+/// redirects (see [`crate::outbound`]).
 fn http_client(
     timeout: Duration,
     headers: reqwest::header::HeaderMap,
 ) -> Result<reqwest::Client, DnsError> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .default_headers(headers)
-        .build()
-        .map_err(|e| {
+    crate::outbound::client(timeout, headers).map_err(|e| {
             DnsError::Refused(format!("cannot build the HTTP client: {}", e.without_url()))
         })
 }
@@ -449,10 +525,11 @@ impl DnsProvider for LogOnly {
             let records = change.records();
             let names: Vec<String> = records.relative_names().collect();
             match change {
-                Change::Publish(_) => tracing::info!(
-                    %pool, ?names, r#type = records.record_type(), target = %records.target,
-                    "log-only DNS: would publish records"
-                ),
+                Change::Publish(_) => {
+                    let published: Vec<String> =
+                        records.own_records().map(|r| r.to_string()).collect();
+                    tracing::info!(%pool, ?published, "log-only DNS: would publish records");
+                }
                 Change::Withdraw(_) => {
                     tracing::info!(%pool, ?names, "log-only DNS: would withdraw records");
                 }
@@ -527,10 +604,10 @@ impl DnsProvider for InMemory {
         let mut zone = self.lock();
         for change in changes {
             let records = change.records();
-            for name in records.relative_names() {
+            for (name, (_, target)) in records.relative_names().zip(&records.targets) {
                 let key = (pool.to_string(), name);
                 match change {
-                    Change::Publish(_) => zone.insert(key, records.target),
+                    Change::Publish(_) => zone.insert(key, *target),
                     Change::Withdraw(_) => zone.remove(&key),
                 };
             }
@@ -539,5 +616,32 @@ impl DnsProvider for InMemory {
             zone: None,
             outcomes: changes.iter().map(|_| Ok(Vec::new())).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub;
+
+    #[test]
+    fn every_encoding_an_answer_may_carry_a_secret_in_is_scrubbed() {
+        let secret = "k3y/é&<'\"x";
+        let carried = [
+            secret.to_owned(),
+            // JSON: as serde writes it, with \uXXXX for non-ASCII in either case, with \/.
+            r#"k3y/é&<'\"x"#.to_owned(),
+            r#"k3y\/\u00e9&<'\"x"#.to_owned(),
+            r#"k3y/\u00E9&<'\"x"#.to_owned(),
+            // XML and HTML entities.
+            "k3y/é&amp;&lt;&apos;&quot;x".to_owned(),
+            "k3y/é&amp;&lt;&#39;&#34;x".to_owned(),
+            // Form and percent encodings, hex in either case.
+            "k3y%2F%C3%A9%26%3C%27%22x".to_owned(),
+            "k3y%2f%c3%a9%26%3c%27%22x".to_owned(),
+        ];
+        for form in carried {
+            let text = format!("before {form} after");
+            assert_eq!(scrub(text, secret), "before [REDACTED] after", "{form}");
+        }
     }
 }

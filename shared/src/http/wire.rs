@@ -24,6 +24,9 @@ pub struct CommitRequest {
     pub sovereign_fqdn: Option<String>,
     #[serde(rename = "loadBalancerIP", default)]
     pub load_balancer_ip: Option<String>,
+    /// An isolated console gateway: `PDM_CONSOLE_HOSTS` point here instead.
+    #[serde(rename = "consoleLoadBalancerIP", default)]
+    pub console_load_balancer_ip: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +124,11 @@ pub struct AllocationBody<'a> {
     pub sovereign_fqdn: Option<&'a str>,
     #[serde(rename = "loadBalancerIP", skip_serializing_if = "Option::is_none")]
     pub load_balancer_ip: Option<&'a str>,
+    #[serde(
+        rename = "consoleLoadBalancerIP",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub console_load_balancer_ip: Option<&'a str>,
     /// Only in the reserve response: whoever lists a pool must not be able to commit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reservation_token: Option<Uuid>,
@@ -131,14 +139,14 @@ pub struct AllocationBody<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub releasing_since: Option<OffsetDateTime>,
-    pub dns: DnsBody,
+    pub dns: DnsBody<'a>,
 }
 
 /// Whether DNS holds what the row says, so a caller given 202 can follow the change to
 /// `synced` instead of guessing.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DnsBody {
+pub struct DnsBody<'a> {
     pub state: DnsState,
     /// Failed attempts so far at the owed change.
     pub attempts: i32,
@@ -148,6 +156,9 @@ pub struct DnsBody {
         skip_serializing_if = "Option::is_none"
     )]
     pub retry_at: Option<OffsetDateTime>,
+    /// Why the owed change failed last, in PDM's words (`dns-unavailable: …`), while pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<&'a str>,
 }
 
 impl<'a> AllocationBody<'a> {
@@ -161,6 +172,7 @@ impl<'a> AllocationBody<'a> {
             expires_at: allocation.expires_at,
             sovereign_fqdn: allocation.sovereign_fqdn.as_deref(),
             load_balancer_ip: allocation.load_balancer_ip.as_deref(),
+            console_load_balancer_ip: allocation.console_load_balancer_ip.as_deref(),
             reservation_token: None,
             created_by: &allocation.created_by,
             releasing_since: allocation.releasing_since,
@@ -168,6 +180,10 @@ impl<'a> AllocationBody<'a> {
                 state: allocation.dns_state,
                 attempts: allocation.dns_attempts,
                 retry_at: allocation.dns_retry_at,
+                last_error: allocation
+                    .dns_last_error
+                    .as_deref()
+                    .filter(|_| allocation.dns_state == DnsState::Pending),
             },
         }
     }

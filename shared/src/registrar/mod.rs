@@ -303,13 +303,24 @@ impl Registrars {
             .cloned()
             .ok_or_else(|| Error::UnsupportedRegistrar(registrar.to_owned(), self.names()))?;
         let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-        if !crate::domain::is_hostname(&domain) || !domain.contains('.') {
+        // A top-level label of digits only is an address (`127.0.0.1`), not a domain.
+        let numeric_top = domain
+            .rsplit('.')
+            .next()
+            .is_some_and(|top| top.bytes().all(|b| b.is_ascii_digit()));
+        if !crate::domain::is_hostname(&domain) || !domain.contains('.') || numeric_top {
             return Err(Error::InvalidFormat(
                 "domain must be a domain name".to_owned(),
             ));
         }
         if token.trim().is_empty() {
             return Err(Error::InvalidFormat("token is required".to_owned()));
+        }
+        // No header or form can carry CR, LF, NUL or other controls: refused here, not sent.
+        if token.trim().chars().any(char::is_control) {
+            return Err(Error::InvalidFormat(
+                "token holds control characters".to_owned(),
+            ));
         }
         Ok(Request {
             registrar,
@@ -391,10 +402,7 @@ pub struct RegistrarUrls {
 /// A registrar's HTTP client: one per adapter, no default headers (the token travels per
 /// request).
 pub(crate) fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .unwrap_or_default()
+    crate::outbound::client(timeout, reqwest::header::HeaderMap::new()).unwrap_or_default()
 }
 
 /// A registrar's answer, read whole.
@@ -416,10 +424,10 @@ pub(crate) async fn send(
         .map_err(|e| unreachable(registrar, e))?;
     let status = response.status();
     let retry_after = retry_after(response.headers());
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| unreachable(registrar, e))?;
+    let body = crate::outbound::read_capped(response).await.map_err(|e| {
+        tracing::warn!(registrar, error.message = %e, "registrar answer not read");
+        RegistrarError::Unavailable
+    })?;
     Ok(Answered {
         status,
         retry_after,
@@ -450,10 +458,13 @@ fn unreachable(registrar: &str, error: reqwest::Error) -> RegistrarError {
     RegistrarError::Unavailable
 }
 
-/// Logs what a registrar answered to a refused call, with the token scrubbed.
+/// Logs what a registrar answered to a refused call, with the token scrubbed from the whole
+/// answer before it is cut to its first 500 characters (cut first, a token at the cut would
+/// be logged but for its tail).
 pub(crate) fn log_answer(registrar: &str, token: &Token, status: u16, body: &[u8]) {
-    let text: String = String::from_utf8_lossy(body).chars().take(500).collect();
-    tracing::warn!(registrar, status, answer = %token.scrubbed(&text), "registrar refused");
+    let scrubbed = token.scrubbed(&String::from_utf8_lossy(body));
+    let text: String = scrubbed.chars().take(500).collect();
+    tracing::warn!(registrar, status, answer = %text, "registrar refused");
 }
 
 /// Seconds from a `Retry-After` header, when it holds a number.

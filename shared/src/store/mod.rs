@@ -208,6 +208,12 @@ pub struct Allocation {
     pub dns_hosts: Option<Vec<String>>,
     /// Set once release was asked for; the row goes when its records are gone.
     pub releasing_since: Option<OffsetDateTime>,
+    /// Why the owed change failed last, classified by PDM (never the provider's text).
+    pub dns_last_error: Option<String>,
+    /// The isolated console gateway's address, when the commit gave one.
+    pub console_load_balancer_ip: Option<String>,
+    /// Hosts written at `console_load_balancer_ip`, as they were at commit.
+    pub console_hosts: Option<Vec<String>>,
 }
 
 /// Who asked for a change, for the audit trail.
@@ -257,6 +263,8 @@ pub struct Activation<'a> {
     pub sovereign_fqdn: &'a str,
     pub load_balancer_ip: &'a str,
     pub hosts: &'a [String],
+    /// The console gateway's address and the hosts that point at it, when given.
+    pub console: Option<(&'a str, &'a [String])>,
     /// How long the committing request has before the reconciler may retry its DNS change.
     pub lease: Duration,
     /// Refuse while records PDM did not write stand at the sovereign's names, as last seen.
@@ -461,6 +469,12 @@ pub trait Store: SharedQueries {
     /// The newest migration applied, if the schema exists.
     async fn schema_version(&self) -> Result<Option<i64>, sqlx::Error>;
 
+    /// Whether a write would be taken now: not while a standby or a read-only default (a
+    /// failover in progress) refuses it.
+    async fn accepts_writes(&self) -> Result<bool, sqlx::Error> {
+        Ok(true)
+    }
+
     async fn find(
         &self,
         pool: &PoolDomain,
@@ -512,6 +526,18 @@ pub trait Store: SharedQueries {
         landed: &[Landed],
         actor: &Actor,
     ) -> Result<Vec<String>, sqlx::Error>;
+    /// Puts an active allocation whose `version` the zone refused for good back to its
+    /// reservation (token kept, expiry `reserved_at + ttl`), owing DNS nothing, with the
+    /// refusal in its history. Whether it did (another change may have replaced it).
+    async fn refuse(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        version: i64,
+        ttl: Duration,
+        why: &str,
+        actor: &Actor,
+    ) -> Result<bool, sqlx::Error>;
     /// Records a failed DNS change and when to retry it: `base`, doubling per attempt, at
     /// most five minutes.
     async fn defer(

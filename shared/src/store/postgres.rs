@@ -149,8 +149,18 @@ impl Store for PgStore {
             .bind(&actor.name)
             .bind(&actor.request_id)
             .bind(activation.refuse_foreign)
+            .bind(activation.console.map(|(ip, _)| ip))
+            .bind(activation.console.map(|(_, hosts)| hosts))
             .fetch_optional(&self.pool)
             .await
+    }
+
+    async fn accepts_writes(&self) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar(
+            "select not (pg_is_in_recovery() or current_setting('transaction_read_only')::bool)",
+        )
+        .fetch_one(&self.pool)
+        .await
     }
 
     /// The newest migration applied, if the schema exists.
@@ -233,6 +243,28 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await
             .map(drop)
+    }
+
+    async fn refuse(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        version: i64,
+        ttl: Duration,
+        why: &str,
+        actor: &Actor,
+    ) -> Result<bool, sqlx::Error> {
+        let reverted: i64 = sqlx::query_scalar(include_str!("sql/postgres/refuse.sql"))
+            .bind(pool.as_str())
+            .bind(sub.as_str())
+            .bind(version)
+            .bind(ttl)
+            .bind(&actor.name)
+            .bind(&actor.request_id)
+            .bind(why)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(reverted > 0)
     }
 
     /// One round trip: a function takes the session advisory lock, then reads with a

@@ -25,14 +25,15 @@ struct Stored(Allocation);
 
 impl<'r> FromRow<'r, SqliteRow> for Stored {
     fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
-        let hosts: Option<String> = row.try_get("dns_hosts")?;
-        let dns_hosts = hosts
-            .map(|json| serde_json::from_str(&json))
-            .transpose()
-            .map_err(|e| sqlx::Error::ColumnDecode {
-                index: "dns_hosts".to_owned(),
-                source: e.into(),
-            })?;
+        let hosts = |column: &str| -> Result<Option<Vec<String>>, sqlx::Error> {
+            let json: Option<String> = row.try_get(column)?;
+            json.map(|json| serde_json::from_str(&json))
+                .transpose()
+                .map_err(|e| sqlx::Error::ColumnDecode {
+                    index: column.to_owned(),
+                    source: e.into(),
+                })
+        };
         Ok(Self(Allocation {
             pool_domain: row.try_get("pool_domain")?,
             subdomain: row.try_get("subdomain")?,
@@ -48,8 +49,11 @@ impl<'r> FromRow<'r, SqliteRow> for Stored {
             dns_version: row.try_get("dns_version")?,
             dns_attempts: row.try_get("dns_attempts")?,
             dns_retry_at: row.try_get("dns_retry_at")?,
-            dns_hosts,
+            dns_hosts: hosts("dns_hosts")?,
             releasing_since: row.try_get("releasing_since")?,
+            dns_last_error: row.try_get("dns_last_error")?,
+            console_load_balancer_ip: row.try_get("console_load_balancer_ip")?,
+            console_hosts: hosts("console_hosts")?,
         }))
     }
 }
@@ -261,6 +265,9 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> Result<Option<Allocation>, sqlx::Error> {
         let hosts = serde_json::to_string(activation.hosts).unwrap_or_else(|_| "[]".to_owned());
+        let console_hosts = activation
+            .console
+            .map(|(_, hosts)| serde_json::to_string(hosts).unwrap_or_else(|_| "[]".to_owned()));
         let statement = sqlx::query_as(include_str!("sql/sqlite/activate.sql"))
             .bind(pool.as_str())
             .bind(sub.as_str())
@@ -269,7 +276,9 @@ impl Store for SqliteStore {
             .bind(activation.load_balancer_ip)
             .bind(hosts)
             .bind(activation.lease.as_secs_f64())
-            .bind(activation.refuse_foreign);
+            .bind(activation.refuse_foreign)
+            .bind(activation.console.map(|(ip, _)| ip))
+            .bind(console_hosts);
         let detail = Some(activation.load_balancer_ip);
         self.change_logged(statement, "committed", actor, detail)
             .await
@@ -389,6 +398,32 @@ impl Store for SqliteStore {
             log_event(&mut tx, key, "dns-failed", actor, Some(error)).await?;
         }
         tx.commit().await
+    }
+
+    async fn refuse(
+        &self,
+        pool: &PoolDomain,
+        sub: &Subdomain,
+        version: i64,
+        ttl: Duration,
+        why: &str,
+        actor: &Actor,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let reverted = sqlx::query(include_str!("sql/sqlite/refuse.sql"))
+            .bind(pool.as_str())
+            .bind(sub.as_str())
+            .bind(version)
+            .bind(ttl.as_secs_f64())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if reverted > 0 {
+            let key = (pool.as_str(), sub.as_str());
+            log_event(&mut tx, key, "commit-refused", actor, Some(why)).await?;
+        }
+        tx.commit().await?;
+        Ok(reverted > 0)
     }
 
     async fn lock_owed(

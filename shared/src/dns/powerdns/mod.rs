@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Applied, Change as ZoneChange, DnsError, DnsProvider, ForeignRecords, RECORD_TTL, RetryPolicy,
-    SovereignRecords, ZoneRecord, ZoneUsage, adoptable, http_client,
+    SovereignRecords, ZoneRecord, ZoneUsage, address_type, adoptable, http_client,
 };
 use crate::domain::PoolDomain;
 
@@ -87,30 +87,27 @@ impl Change {
     }
 }
 
-/// Absolute names of the sovereign's records (`*.acme.omani.works.`).
-fn absolute_names(records: &SovereignRecords) -> impl Iterator<Item = String> + '_ {
-    records
-        .relative_names()
-        .map(move |name| format!("{name}.{}.", records.pool))
+/// The sovereign's records with absolute names (`*.acme.omani.works.`): name, type, value.
+fn absolute_records(
+    records: &SovereignRecords,
+) -> impl Iterator<Item = (String, &'static str, String)> + '_ {
+    records.targets.iter().map(move |(host, ip)| {
+        let name = format!("{host}.{}.{}.", records.sub, records.pool);
+        (name, address_type(*ip), ip.to_string())
+    })
 }
 
 /// The changes that make the sovereign's names hold exactly its target: whatever address or
 /// CNAME RRset stood there is deleted first, in the same atomic `PATCH`.
 pub fn publish_changes(records: &SovereignRecords) -> Vec<Change> {
-    let kind = records.record_type();
-    absolute_names(records)
-        .flat_map(|name| {
+    absolute_records(records)
+        .flat_map(|(name, kind, target)| {
             let stale = ["CNAME"]
                 .into_iter()
                 .chain(ADDRESS_TYPES)
                 .filter(move |t| *t != kind);
             let mut changes: Vec<Change> = stale.map(|t| Change::delete(&name, t)).collect();
-            changes.push(Change::replace(
-                &name,
-                kind,
-                RECORD_TTL,
-                &[records.target.to_string()],
-            ));
+            changes.push(Change::replace(&name, kind, RECORD_TTL, &[target]));
             changes
         })
         .collect()
@@ -119,10 +116,8 @@ pub fn publish_changes(records: &SovereignRecords) -> Vec<Change> {
 /// The changes that remove the sovereign's records from `rrsets` (its target in the RRsets
 /// of its type at its names) and nothing else: an RRset that holds other values keeps them.
 pub fn withdraw_changes(records: &SovereignRecords, rrsets: &[RrSet]) -> Vec<Change> {
-    let kind = records.record_type();
-    let target = records.target.to_string();
-    absolute_names(records)
-        .filter_map(|name| {
+    absolute_records(records)
+        .filter_map(|(name, kind, target)| {
             let rrset = rrsets
                 .iter()
                 .find(|r| r.name.eq_ignore_ascii_case(&name) && r.kind == kind)?;
@@ -315,7 +310,9 @@ impl PowerDns {
         }
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = crate::outbound::read_capped(response)
+            .await
+            .map_err(|e| DnsError::Unavailable(format!("PowerDNS answer not read: {e}")))?;
         if status.is_success() {
             return Ok(Some(body));
         }
@@ -495,8 +492,10 @@ mod tests {
                 .resolve("omani.works")
                 .unwrap(),
             sub: Subdomain::parse("acme").unwrap(),
-            target: target.parse().unwrap(),
-            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            targets: hosts
+                .iter()
+                .map(|h| (h.to_string(), target.parse().unwrap()))
+                .collect(),
         }
     }
 

@@ -16,11 +16,14 @@ pub async fn handle(call: Call) -> Result<HttpResponse, Error> {
         &pool.fqdn(&sub)?,
         &body.reservation_token,
         body.sovereign_fqdn.as_deref(),
-        body.load_balancer_ip.as_deref(),
+        (
+            body.load_balancer_ip.as_deref(),
+            body.console_load_balancer_ip.as_deref(),
+        ),
     )?;
     let (allocation, sync) = pdm.commit(&pool, &sub, &commit, &call.actor("")).await?;
     Ok(response::json(
-        response::sync_status(sync),
+        response::sync_status(&sync),
         &AllocationBody::public(&allocation),
     ))
 }

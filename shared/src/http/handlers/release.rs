@@ -34,5 +34,5 @@ pub async fn handle(call: Call) -> Result<HttpResponse, Error> {
 
 /// A release's answer: 200 once DNS no longer holds the name, 202 while that is owed.
 pub fn freed_answer(freed: &str, sync: DnsSync) -> HttpResponse {
-    response::json(response::sync_status(sync), &ReleaseResponse { freed })
+    response::json(response::sync_status(&sync), &ReleaseResponse { freed })
 }

@@ -5,7 +5,8 @@ with freed as (
     returning pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
         load_balancer_ip, reservation_token, created_by,
         (state = 'reserved' and expires_at <= now()) as lapsed,
-        dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since),
+        dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since,
+        dns_last_error, console_load_balancer_ip, console_hosts),
 releasing as (
     update pool_allocations
     set releasing_since = coalesce(releasing_since, now()), dns_state = 'pending',
@@ -15,7 +16,8 @@ releasing as (
     returning pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
         load_balancer_ip, reservation_token, created_by,
         (state = 'reserved' and expires_at <= now()) as lapsed,
-        dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since),
+        dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since,
+        dns_last_error, console_load_balancer_ip, console_hosts),
 changed as (
     select *, true as freed from freed
     union all

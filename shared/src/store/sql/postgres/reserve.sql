@@ -13,6 +13,8 @@ with changed as (
         expires_at = excluded.expires_at,
         sovereign_fqdn = null,
         load_balancer_ip = null,
+        console_load_balancer_ip = null,
+        console_hosts = null,
         reservation_token = excluded.reservation_token,
         created_by = excluded.created_by,
         dns_state = 'synced', dns_version = held.dns_version + 1, dns_attempts = 0,
@@ -23,6 +25,7 @@ with changed as (
         load_balancer_ip, reservation_token, created_by,
         (state = 'reserved' and expires_at <= now()) as lapsed,
         dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since,
+        dns_last_error, console_load_balancer_ip, console_hosts,
         -- xmax is 0 on a fresh insert and set on a takeover (the conflict's update).
         held.xmax <> 0 as took_over),
 logged as (

@@ -12,6 +12,8 @@ set state = 'reserved',
     expires_at = excluded.expires_at,
     sovereign_fqdn = null,
     load_balancer_ip = null,
+    console_load_balancer_ip = null,
+    console_hosts = null,
     reservation_token = excluded.reservation_token,
     created_by = excluded.created_by,
     dns_state = 'synced', dns_version = dns_version + 1, dns_attempts = 0,
@@ -21,4 +23,5 @@ where state = 'reserved' and expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
 returning pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn,
     load_balancer_ip, reservation_token, created_by,
     (state = 'reserved' and expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) as lapsed,
-    dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since
+    dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since,
+    dns_last_error, console_load_balancer_ip, console_hosts

@@ -1,0 +1,23 @@
+-- See PostgreSQL's 0007: the console hosts' own address, and which hosts they were.
+alter table pool_allocations add column console_load_balancer_ip text;
+-- A JSON array of host labels, as dns_hosts.
+alter table pool_allocations add column console_hosts text;
+
+-- A commit the zone refuses for good goes back to its reservation, with this event. SQLite
+-- cannot alter a check constraint: the table is rebuilt.
+create table allocation_events_new (
+    id          integer primary key autoincrement,
+    pool_domain text    not null,
+    subdomain   text    not null,
+    event       text    not null check (event in (
+                    'reserved', 'taken-over', 'committed', 'release-requested', 'released',
+                    'expired', 'dns-synced', 'dns-failed', 'commit-refused')),
+    actor       text    not null,
+    request_id  text,
+    detail      text,
+    at          text    not null
+);
+insert into allocation_events_new select * from allocation_events;
+drop table allocation_events;
+alter table allocation_events_new rename to allocation_events;
+create index allocation_events_by_name on allocation_events (pool_domain, subdomain, id);
