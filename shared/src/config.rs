@@ -327,9 +327,14 @@ fn boolean(value: &str) -> Result<bool, &'static str> {
 }
 
 /// Go-style durations (`90s`, `10m`, `1h30m`) as humantime reads them; zero is refused.
+/// The longest duration any setting takes: a year and a day. Longer is a typo (`10000years`),
+/// and adding it to a date could overflow.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
 fn positive_duration(value: &str) -> Result<Duration, String> {
     match humantime::parse_duration(value.trim()) {
         Ok(d) if d.is_zero() => Err("must be longer than zero".to_owned()),
+        Ok(d) if d > MAX_DURATION => Err("must be at most 366 days".to_owned()),
         Ok(d) => Ok(d),
         Err(e) => Err(format!("{e} (expected a duration such as 90s, 10m or 1h)")),
     }
@@ -522,6 +527,9 @@ mod tests {
             ("PDM_LOG_FORMAT", "xml"),
             ("PDM_MAX_IN_FLIGHT", "0"),
             ("PDM_REQUEST_TIMEOUT", "0s"),
+            ("PDM_FORCE_RELEASE_GRACE", "10000years"),
+            ("PDM_RESERVATION_TTL", "367days"),
+            ("PDM_CONSOLE_HOSTS", "-bad"),
         ] {
             let error = config(&[(variable, value)]).expect_err(value);
             assert_eq!(error.variable, variable, "{value}");

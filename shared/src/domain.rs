@@ -75,21 +75,27 @@ impl fmt::Display for Subdomain {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedBy(String);
 
-impl CreatedBy {
+/// Checks text a caller gives that ends up in the audit trail and on operators' terminals
+/// (`createdBy`, a force-release `reason`): printable (no control characters, so no escape
+/// sequences and no forged lines) and at most 256 characters.
+pub fn printable_text(field: &str, raw: &str) -> Result<(), Error> {
     const MAX_CHARS: usize = 256;
+    if raw.chars().count() > MAX_CHARS {
+        return Err(Error::InvalidFormat(format!(
+            "{field} is longer than {MAX_CHARS} characters"
+        )));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(Error::InvalidFormat(format!(
+            "{field} must be printable text (no control characters)"
+        )));
+    }
+    Ok(())
+}
 
+impl CreatedBy {
     pub fn parse(raw: &str) -> Result<Self, Error> {
-        if raw.chars().count() > Self::MAX_CHARS {
-            return Err(Error::InvalidFormat(format!(
-                "createdBy is longer than {} characters",
-                Self::MAX_CHARS
-            )));
-        }
-        if raw.chars().any(char::is_control) {
-            return Err(Error::InvalidFormat(
-                "createdBy must be printable text (no control characters)".to_owned(),
-            ));
-        }
+        printable_text("createdBy", raw)?;
         Ok(Self(raw.to_owned()))
     }
 

@@ -512,6 +512,7 @@ impl Pdm {
                 "reason must say why the sovereign is released by force".to_owned(),
             ));
         }
+        crate::domain::printable_text("reason", reason)?;
         if !grace_confirmed {
             return Err(Error::InvalidFormat(
                 "graceConfirmed must be true: the operator confirms the grace has passed"
@@ -535,7 +536,15 @@ impl Pdm {
         let actor = actor
             .clone()
             .because(&format!("force-release: {}", reason.trim()));
-        self.release(&pool, &sub, None, &actor).await
+        // Only the allocation whose age was checked: the DNS gate took seconds, in which it
+        // may have been released and the name taken by another sovereign (a new token).
+        match self
+            .release(&pool, &sub, Some(held.reservation_token), &actor)
+            .await
+        {
+            Err(Error::TokenMismatch) => Err(Error::Conflict),
+            released => released,
+        }
     }
 
     /// One page of the pool's live allocations, ordered by subdomain.

@@ -189,3 +189,83 @@ async fn an_orphaned_sovereign_past_its_grace_is_force_released_with_the_reason_
         "force-release: cluster deleted by the customer in March; ticket OPS-1182"
     );
 }
+
+/// While asked about the sovereign, the name changes hands: its allocation is released and
+/// another sovereign reserves and commits it (a new token, reserved now), as a slow DNS gate
+/// lets happen. Then only parking answers.
+#[derive(Debug)]
+struct HandsOverWhileAsked(PgPool);
+
+#[async_trait::async_trait]
+impl Resolver for HandsOverWhileAsked {
+    async fn addresses(&self, _: &str) -> BTreeSet<IpAddr> {
+        sqlx::query(
+            "update pool_allocations set reservation_token = gen_random_uuid(),
+                 reserved_at = now(), created_by = 'another sovereign'
+             where subdomain = 'acme'",
+        )
+        .execute(&self.0)
+        .await
+        .unwrap();
+        BTreeSet::new()
+    }
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn force_release_frees_only_the_allocation_whose_age_it_checked(db: PgPool) {
+    // Arrange
+    let app = TestApp::with_resolver(db.clone(), Arc::new(HandsOverWhileAsked(db.clone())));
+    app.allocate("acme").await;
+    age(&db, "acme", 31).await;
+    let body = json!({"sovereignFQDN": format!("acme.{POOL}"), "reason": "orphaned", "graceConfirmed": true});
+
+    // Act
+    let refused = app.send(force(body, Some("yes"))).await;
+
+    // Assert: the new holder keeps its name and records.
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
+    let held = app
+        .get(&format!("/api/v1/pool/{POOL}/allocation?sub=acme"))
+        .await;
+    assert_eq!(held.body["createdBy"], "another sovereign");
+    assert!(held.body.get("releasingSince").is_none(), "{:?}", held.body);
+    assert_eq!(app.dns().zone(POOL).len(), 6);
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_force_release_reason_must_be_printable_and_the_confirmation_said_once(db: PgPool) {
+    // Arrange
+    let app = TestApp::with_resolver(db.clone(), answers(&[], None));
+    app.allocate("acme").await;
+    age(&db, "acme", 31).await;
+    let forged = "orphaned\r\n2026-12-02 forged line \u{1b}[2J";
+    let long = "x".repeat(257);
+
+    // Act
+    let mut replies = Vec::new();
+    for reason in [forged, long.as_str()] {
+        let body = json!({"sovereignFQDN": format!("acme.{POOL}"), "reason": reason, "graceConfirmed": true});
+        replies.push(app.send(force(body, Some("yes"))).await);
+    }
+    let body = json!({"sovereignFQDN": format!("acme.{POOL}"), "reason": "orphaned", "graceConfirmed": true});
+    let mut twice = force(body, Some("yes"));
+    twice.headers_mut().append(
+        "x-force-release-confirm",
+        http::HeaderValue::from_static("no"),
+    );
+    let repeated = app.send(twice).await;
+
+    // Assert
+    for refused in &replies {
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{:?}",
+            refused.body
+        );
+        assert_eq!(refused.error(), "invalid-format");
+    }
+    assert_eq!(repeated.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(repeated.error(), "confirmation-required");
+    assert_eq!(app.dns().zone(POOL).len(), 6, "nothing was released");
+}

@@ -143,11 +143,21 @@ async fn a_read_only_database_answers_503_with_retry_after_and_is_not_ready(db: 
 
     // Assert
     for refused in [&reserve, &release] {
-        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", refused.body);
+        assert_eq!(
+            refused.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{:?}",
+            refused.body
+        );
         assert_eq!(refused.error(), "unavailable");
         assert_eq!(refused.headers[http::header::RETRY_AFTER], "1");
     }
-    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", ready.body);
+    assert_eq!(
+        ready.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        ready.body
+    );
     assert!(ready.body["detail"].as_str().unwrap().contains("read-only"));
 }
 

@@ -52,6 +52,7 @@ mod limits;
 mod list;
 mod metrics;
 mod openapi;
+mod outbound;
 mod powerdns;
 mod powerdns_child_zones;
 mod race;

@@ -545,3 +545,54 @@ async fn dynadot_validates_points_and_writes_with_the_customers_own_api3_key(db:
         "the wrong key was logged"
     );
 }
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn ovh_set_dns_creates_before_it_deletes_so_a_refused_create_keeps_the_customers_record(
+    db: PgPool,
+) {
+    // Arrange: www holds the customer's record; OVHcloud's rate limit will refuse the call
+    // after the lookup and the first signed write.
+    let r = registrars(db).await;
+    let token = format!("{OVH_APPLICATION}:{OVH_SECRET}:{OVH_CONSUMER}");
+    let set = |value: &str| json!({"domain": DOMAIN, "token": token, "records": [{"type": "A", "name": "www", "value": value, "ttl": 600}]});
+    let first = post(&r.app, "ovh", "set-dns", set("94.130.0.10")).await;
+    r.ovh.limit_to(4);
+
+    // Act
+    let refused = post(&r.app, "ovh", "set-dns", set("94.130.0.11")).await;
+
+    // Assert
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{:?}",
+        refused.body
+    );
+    let held = r.ovh.domain(DOMAIN).records;
+    assert!(
+        held.iter()
+            .any(|(kind, name, value, ..)| kind == "A" && name == "www" && value == "94.130.0.10"),
+        "the customer's record is still there: {held:?}"
+    );
+}
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn set_dns_takes_at_most_twenty_records_before_any_call(db: PgPool) {
+    let r = registrars(db).await;
+    let records: Vec<Value> = (0..21)
+        .map(|i| json!({"type": "A", "name": format!("h{i}"), "value": "94.130.0.10"}))
+        .collect();
+    let before = r.ovh.requests();
+
+    let refused = post(
+        &r.app,
+        "ovh",
+        "set-dns",
+        json!({"domain": DOMAIN, "token": format!("{OVH_APPLICATION}:{OVH_SECRET}:{OVH_CONSUMER}"), "records": records}),
+    )
+    .await;
+
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.ovh.requests(), before, "no call was made");
+}

@@ -40,7 +40,7 @@ impl Asked {
 
 pub type Answer = Response<Full<Bytes>>;
 
-fn answer(status: StatusCode, body: &Value, headers: &[(&'static str, String)]) -> Answer {
+pub fn answer(status: StatusCode, body: &Value, headers: &[(&'static str, String)]) -> Answer {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     response
@@ -53,7 +53,7 @@ fn answer(status: StatusCode, body: &Value, headers: &[(&'static str, String)]) 
 }
 
 /// Serves `respond` on a loopback port until the returned handle drops; its base URL.
-async fn serve<F>(respond: F) -> (String, Shutdown)
+pub async fn serve<F>(respond: F) -> (String, Shutdown)
 where
     F: Fn(Asked) -> Answer + Clone + Send + Sync + 'static,
 {

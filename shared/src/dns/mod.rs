@@ -452,8 +452,8 @@ fn http_client(
     headers: reqwest::header::HeaderMap,
 ) -> Result<reqwest::Client, DnsError> {
     crate::outbound::client(timeout, headers).map_err(|e| {
-            DnsError::Refused(format!("cannot build the HTTP client: {}", e.without_url()))
-        })
+        DnsError::Refused(format!("cannot build the HTTP client: {}", e.without_url()))
+    })
 }
 
 /// Writes and removes a sovereign's records. Both are idempotent, so a retry converges.

@@ -335,6 +335,10 @@ impl Registrars {
     }
 }
 
+/// The most records one set-dns writes: each may cost a registrar several calls (OVH: a read,
+/// a create and a delete per standing record), so one request's upstream work stays bounded.
+pub const MAX_RECORDS: usize = 20;
+
 /// One customer's request to one registrar, its input checked.
 #[derive(Debug)]
 pub struct Request {
@@ -367,12 +371,13 @@ impl Request {
             .collect())
     }
 
-    /// Writes `records`, each checked before any call (422 for none, or for a bad one).
+    /// Writes `records`, each checked before any call (422 for none, for more than
+    /// [`MAX_RECORDS`], or for a bad one).
     pub async fn set_dns(&self, records: &[Record]) -> Result<(), Error> {
-        if records.is_empty() {
-            return Err(Error::InvalidFormat(
-                "records must hold at least one record".to_owned(),
-            ));
+        if records.is_empty() || records.len() > MAX_RECORDS {
+            return Err(Error::InvalidFormat(format!(
+                "records must hold between 1 and {MAX_RECORDS} records"
+            )));
         }
         for record in records {
             record.validate().map_err(Error::InvalidFormat)?;

@@ -19,6 +19,10 @@ use sha1::{Digest, Sha1};
 
 use super::{Record, Registrar, RegistrarError, Token, by_status, client, log_answer, send};
 
+/// The most records of one type at one name that a set-dns replaces; more is refused before
+/// any change (each costs a call).
+const MAX_STANDING: usize = 10;
+
 #[derive(Debug)]
 pub struct Ovh {
     http: reqwest::Client,
@@ -184,9 +188,10 @@ impl Registrar for Ovh {
             let kind = record.kind.as_str();
             let find = format!("/domain/zone/{domain}/record?fieldType={kind}&subDomain={sub}");
             let standing: Vec<u64> = self.json(token, &find).await?;
-            for id in standing {
-                let path = format!("/domain/zone/{domain}/record/{id}");
-                self.call(token, Method::DELETE, &path, None).await?;
+            if standing.len() > MAX_STANDING {
+                return Err(RegistrarError::Refused(
+                    "OVHcloud holds too many records at one name to replace them",
+                ));
             }
             let target = match record.priority {
                 Some(priority) => format!("{priority} {}", record.value.trim()),
@@ -194,8 +199,13 @@ impl Registrar for Ovh {
             };
             let body =
                 json!({"fieldType": kind, "subDomain": sub, "target": target, "ttl": record.ttl});
+            // The new record first: should OVHcloud refuse it, the customer's stays.
             let path = format!("/domain/zone/{domain}/record");
             self.call(token, Method::POST, &path, Some(body)).await?;
+            for id in standing {
+                let path = format!("/domain/zone/{domain}/record/{id}");
+                self.call(token, Method::DELETE, &path, None).await?;
+            }
         }
         let refresh = format!("/domain/zone/{domain}/refresh");
         self.call(token, Method::POST, &refresh, None)

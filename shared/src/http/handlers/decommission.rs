@@ -22,7 +22,7 @@ pub async fn release(call: Call) -> Result<HttpResponse, Error> {
 
 pub async fn force_release(call: Call) -> Result<HttpResponse, Error> {
     let confirmed = call
-        .header(FORCE_RELEASE_CONFIRM)
+        .single_header(FORCE_RELEASE_CONFIRM)
         .is_some_and(|value| value.trim().eq_ignore_ascii_case("yes"));
     if !confirmed {
         return Err(Error::ConfirmationRequired);

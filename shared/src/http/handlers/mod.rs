@@ -78,6 +78,16 @@ impl Call {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 
+    /// The header `name` when it is sent exactly once, as text: a repeated header that must
+    /// say one thing (a confirmation) is not read by its first value.
+    pub fn single_header(&self, name: &str) -> Option<&str> {
+        let mut values = self.headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (Some(value), None) => value.to_str().ok(),
+            _ => None,
+        }
+    }
+
     /// Whether the body is empty (whitespace only).
     pub fn has_no_body(&self) -> bool {
         self.body.iter().all(u8::is_ascii_whitespace)
