@@ -95,6 +95,7 @@ pub struct Metrics {
     allocations: Family<AllocationLabels, Gauge>,
     dns_pending: Gauge,
     db_connections: Family<ConnectionLabels, Gauge>,
+    table_age: Gauge,
 }
 
 /// 1 ms to about 33 s, doubling.
@@ -116,6 +117,13 @@ impl Default for Metrics {
         let allocations = Family::<AllocationLabels, Gauge>::default();
         let dns_pending = Gauge::default();
         let db_connections = Family::<ConnectionLabels, Gauge>::default();
+        let table_age = Gauge::default();
+        registry.register(
+            "table_state_age_seconds",
+            "How old the table's gauges (allocations, dns_pending, db_connections) are: they are \
+             read at most every few seconds, and kept while the database does not answer",
+            table_age.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests answered, by route, method and status",
@@ -166,6 +174,7 @@ impl Default for Metrics {
             allocations,
             dns_pending,
             db_connections,
+            table_age,
         }
     }
 }
@@ -219,7 +228,23 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges set from `state`.
-    pub fn render(&self, state: &TableState) -> String {
+    /// The text exposition. With `state` the table's gauges are set from it; without, they
+    /// keep what they last said, and `age`, when known, says how old that is.
+    pub fn render(&self, state: Option<&TableState>, age: Option<Duration>) -> String {
+        if let Some(age) = age {
+            self.table_age
+                .set(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+        }
+        if let Some(state) = state {
+            self.set_table_gauges(state);
+        }
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+
+    fn set_table_gauges(&self, state: &TableState) {
         // Every (pool, state) seen so far is reset, so a drained state reads 0, not its past.
         self.allocations.clear();
         for (pool, allocation_state, count) in &state.allocations {
@@ -239,9 +264,5 @@ impl Metrics {
                 .get_or_create(&ConnectionLabels { state: label })
                 .set(i64::from(count));
         }
-        let mut text = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
-        text
     }
 }

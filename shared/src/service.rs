@@ -28,6 +28,10 @@ pub const SWEEP_BATCH: i64 = 500;
 const RELEASE_RETRIES: u32 = 3;
 /// The largest page `list` hands out.
 pub const MAX_PAGE: i64 = 1000;
+/// How long `/metrics` serves the table's state before reading it again.
+const TABLE_STATE_MAX_AGE: Duration = Duration::from_secs(5);
+/// How long `/metrics` waits for the table's state before answering without it.
+const TABLE_STATE_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The answer of `check`: available, or why not.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +128,13 @@ impl Drift {
     }
 }
 
+/// When the table's state was last asked for, and last read, for `/metrics`.
+#[derive(Debug, Default)]
+struct TableRead {
+    tried_at: Option<std::time::Instant>,
+    read_at: Option<std::time::Instant>,
+}
+
 /// What one maintenance run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -156,6 +167,8 @@ pub struct Pdm {
     /// try it too: twice the sweeper interval, at least a second.
     dns_lease: Duration,
     metrics: Arc<Metrics>,
+    /// When `/metrics` last tried to read the table's state, and last did.
+    table_state: tokio::sync::Mutex<TableRead>,
 }
 
 impl Pdm {
@@ -178,6 +191,7 @@ impl Pdm {
             resolver: Arc::new(SystemResolver),
             dns_lease: (config.sweeper_interval * 2).max(Duration::from_secs(1)),
             metrics,
+            table_state: tokio::sync::Mutex::default(),
         }
     }
 
@@ -195,9 +209,32 @@ impl Pdm {
         &self.metrics
     }
 
-    /// The Prometheus exposition, with the table's state read now.
-    pub async fn render_metrics(&self) -> Result<String, Error> {
-        Ok(self.metrics.render(&self.store.table_state().await?))
+    /// The Prometheus exposition. The table's state costs a scan, so it is read at most once
+    /// every [`TABLE_STATE_MAX_AGE`] (whether the read worked or not), by one request at a
+    /// time, within [`TABLE_STATE_DEADLINE`]; meanwhile, and while the database does not
+    /// answer, a scrape gets the process's own counters and the gauges as last read.
+    pub async fn render_metrics(&self) -> String {
+        let Ok(mut snapshot) = self.table_state.try_lock() else {
+            return self.metrics.render(None, None);
+        };
+        let due = snapshot
+            .tried_at
+            .is_none_or(|tried| tried.elapsed() >= TABLE_STATE_MAX_AGE);
+        if due {
+            snapshot.tried_at = Some(std::time::Instant::now());
+            match tokio::time::timeout(TABLE_STATE_DEADLINE, self.store.table_state()).await {
+                Ok(Ok(state)) => {
+                    snapshot.read_at = snapshot.tried_at;
+                    return self.metrics.render(Some(&state), Some(Duration::ZERO));
+                }
+                Ok(Err(error)) => {
+                    warn!(error.message = %error, "metrics: the table's state was not read");
+                }
+                Err(_) => warn!("metrics: the table's state was not read in time"),
+            }
+        }
+        let age = snapshot.read_at.map(|read| read.elapsed());
+        self.metrics.render(None, age)
     }
 
     pub fn domains(&self) -> &ManagedDomains {
@@ -490,10 +527,21 @@ impl Pdm {
                 "sovereignFQDN must be <subdomain>.<pool domain>".to_owned(),
             ));
         };
-        let pool = self
-            .domains
-            .resolve(pool)
-            .map_err(|_| Error::NotManaged(name.clone()))?;
+        let Ok(pool) = self.domains.resolve(pool) else {
+            // Under a managed pool but not one label below it (`x.acme.omani.works`,
+            // `acme..omani.works`): malformed, not someone else's domain.
+            let under_a_pool = self
+                .domains
+                .iter()
+                .any(|managed| name.ends_with(&format!(".{managed}")));
+            return Err(if under_a_pool {
+                Error::InvalidFormat(
+                    "sovereignFQDN must be one label under a pool domain".to_owned(),
+                )
+            } else {
+                Error::NotManaged(name)
+            });
+        };
         Ok((pool, Subdomain::parse(label)?))
     }
 

@@ -445,9 +445,11 @@ impl ZoneWriter {
         let mut seen = self.store.check_name(pool, sub, hosts).await?;
         let free = seen.state.is_none() || seen.lapsed;
         if free && !seen.zone_seen && self.dns.reads_zones() {
-            // Check stays an answer; reserve will refuse if the zone is still unknown.
-            match self.measure(pool).await {
-                Ok(_) => seen = self.store.check_name(pool, sub, hosts).await?,
+            // Check stays an answer; reserve will refuse if the zone is still unknown. It never
+            // waits for the zone's lock: an open route must not queue on a slow provider.
+            match self.measure_unless_busy(pool).await {
+                Ok(true) => seen = self.store.check_name(pool, sub, hosts).await?,
+                Ok(false) => info!(%pool, "zone busy; check answers from the table"),
                 Err(error) => warn!(error.message = %error, "zone unknown; check assumes it fits"),
             }
         }
@@ -579,12 +581,29 @@ impl ZoneWriter {
         }
     }
 
+    /// Measures the zone when its lock is free now; `false`, at once, while a writer holds it.
+    async fn measure_unless_busy(&self, pool: &PoolDomain) -> Result<bool, Error> {
+        match self.store.try_lock(&self.dns.lock_key(pool)).await? {
+            Some(lock) => self.measure_holding(pool, lock).await.map(|_| true),
+            None => Ok(false),
+        }
+    }
+
     /// Reads the zone (under its lock: the provider may allow one request at a time) and
     /// saves what it holds.
     async fn measure(&self, pool: &PoolDomain) -> Result<Option<ZoneSeen>, Error> {
-        let usage = self
-            .exclusively(pool, self.timed_dns("measure", self.dns.usage(pool)))
-            .await?;
+        let lock = self.store.lock(&self.dns.lock_key(pool)).await?;
+        self.measure_holding(pool, lock).await
+    }
+
+    /// Reads the zone while `lock`, the zone's, is held, then saves what it holds.
+    async fn measure_holding(
+        &self,
+        pool: &PoolDomain,
+        lock: crate::store::StoreLock,
+    ) -> Result<Option<ZoneSeen>, Error> {
+        let usage = self.timed_dns("measure", self.dns.usage(pool)).await;
+        lock.release().await;
         let usage = usage.map_err(|e| Error::Unavailable("the DNS provider", e.into()))?;
         match usage {
             Some(usage) => self.save_zone(pool, &usage).await.map(Some),

@@ -59,6 +59,8 @@ contract_test!(release_by_fqdn_is_release_by_path, |app| {
     let again = release("acme.omani.works").await;
     let byo = release("acme.customer-owned.example").await;
     let malformed = release("omani").await;
+    let deeper = release("x.acme.omani.works").await;
+    let empty_label = release("acme..omani.works").await;
 
     // Assert
     assert_eq!(freed.status, StatusCode::OK, "{:?}", freed.body);
@@ -68,7 +70,15 @@ contract_test!(release_by_fqdn_is_release_by_path, |app| {
     assert_eq!(again.error(), "not-found");
     assert_eq!(byo.status, StatusCode::NOT_FOUND);
     assert_eq!(byo.error(), "not-managed");
-    assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for refused in [&malformed, &deeper, &empty_label] {
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{:?}",
+            refused.body
+        );
+        assert_eq!(refused.error(), "invalid-format");
+    }
 });
 
 contract_test!(force_release_refuses_until_every_gate_is_passed, |app| {

@@ -353,3 +353,27 @@ async fn a_request_before_the_migrations_is_503_not_500(db: PgPool) {
     assert_eq!(reserve.error(), "unavailable");
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_declared_length_past_the_limit_is_413_at_once(db: PgPool) {
+    // Arrange
+    let env = vec![("PDM_DATABASE_URL".to_owned(), database_url(&db))];
+    let mut server = Process::start("pdm-server", &env).await;
+    server.wait_until_ready().await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/pool/{POOL}/reserve HTTP/1.1\r\nHost: pdm\r\n\
+         Content-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{{"
+    );
+
+    // Act: the body never comes; the answer must not wait for it (PDM_BODY_TIMEOUT is 10 s).
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 512];
+    let read = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut answer)).await;
+
+    // Assert
+    let read = read.expect("answered before the body timeout").unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}

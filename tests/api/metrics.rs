@@ -1,8 +1,17 @@
 //! `/metrics` exposes the named series once there has been traffic.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
 use http::StatusCode;
-use pdm_tests::{LB_IP, TestApp, TextRequest, seed_reservations};
+use pdm_core::Ctx;
+use pdm_core::dns::LogOnly;
+use pdm_core::http::Endpoint;
+use pdm_tests::{LB_IP, TestApp, TextRequest, config, seed_reservations};
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokio::time::sleep;
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
 async fn metrics_expose_requests_dns_expiry_allocations_and_the_pool(db: PgPool) {
@@ -38,4 +47,78 @@ async fn metrics_expose_requests_dns_expiry_allocations_and_the_pool(db: PgPool)
     ] {
         assert!(text.contains(series), "missing {series} in:\n{text}");
     }
+}
+
+/// Scrapers cost at most one table read per few seconds: with the table locked, one scrape's
+/// read waits (until its deadline) and every other scrape answers at once.
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn scrapes_share_one_table_read_and_answer_while_the_table_is_locked(db: PgPool) {
+    // Arrange
+    let app = TestApp::new(db.clone());
+    let mut locker = db.begin().await.unwrap();
+    sqlx::query("lock table pool_allocations in access exclusive mode")
+        .execute(&mut *locker)
+        .await
+        .unwrap();
+
+    // Act
+    let started = Instant::now();
+    let scrapes = join_all((0..16).map(|_| app.endpoint.clone().oneshot_text("/metrics")));
+    let watch = async {
+        sleep(Duration::from_millis(500)).await;
+        waiting_on_the_table(&db).await
+    };
+    let (answers, waiting) = tokio::join!(scrapes, watch);
+    locker.rollback().await.unwrap();
+
+    // Assert
+    assert_eq!(waiting, 1, "one read for sixteen scrapes");
+    assert!(
+        answers
+            .iter()
+            .all(|(status, _, _)| *status == StatusCode::OK)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the read has a deadline"
+    );
+    let (_, _, text) = &answers[0];
+    assert!(
+        text.contains("pdm_http_requests_total") || text.contains("pdm_table_state_age_seconds")
+    );
+}
+
+/// Backends of this test's database waiting for a lock on the allocations table.
+async fn waiting_on_the_table(db: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_locks l
+         join pg_database d on d.oid = l.database
+         where d.datname = current_database() and not l.granted
+           and l.relation = 'pool_allocations'::regclass",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn metrics_answer_from_the_process_while_the_database_is_down() {
+    // Arrange: nothing listens on port 1.
+    let config = config(&[("PDM_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")]);
+    let unreachable = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(300))
+        .connect_lazy(config.postgres_url().unwrap())
+        .unwrap();
+    let endpoint = Endpoint::router(Ctx::with_pool(&config, &unreachable, Arc::new(LogOnly)));
+    let _ = endpoint.clone().oneshot_text("/healthz").await;
+
+    // Act
+    let (status, _, text) = endpoint.oneshot_text("/metrics").await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains(r#"pdm_http_requests_total{route="/healthz",method="GET",status="503"} 1"#),
+        "{text}"
+    );
 }

@@ -497,3 +497,34 @@ async fn a_console_gateway_answers_for_console_and_api_and_its_release_leaves_th
     assert_eq!(released.status, StatusCode::OK, "{:?}", released.body);
     assert_eq!(server.rrsets(POOL).await, before);
 }
+
+/// check is open to anyone: it must never queue on a zone's lock. While a writer holds the
+/// lock of a zone PDM has not measured yet, thirty checks answer from the table at once, and
+/// none of them waits for the lock (or holds a connection doing so).
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn check_never_waits_for_the_zone_lock(db: PgPool) {
+    // Arrange
+    let server = PdnsServer::start();
+    let app = TestApp::with_powerdns(db.clone(), &server);
+    let writer = app
+        .pdm()
+        .store()
+        .lock(&format!("zone:{POOL}"))
+        .await
+        .unwrap();
+
+    // Act
+    let checks = join_all((0..30).map(|i| app.check_owned(format!("free{i}"))));
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(10), checks).await;
+    let waiting = pdm_tests::lock_waiters(&db).await;
+    writer.release().await;
+
+    // Assert
+    let answered = answered.expect("every check answers while the lock is held");
+    assert!(
+        answered
+            .iter()
+            .all(|r| r.status == StatusCode::OK && r.body["available"] == true)
+    );
+    assert_eq!(waiting, 0);
+}

@@ -212,6 +212,11 @@ impl TestApp {
             .await
     }
 
+    /// The same, for a name the caller made (so many can be asked at once).
+    pub async fn check_owned(&self, sub: String) -> Reply {
+        self.check(&sub).await
+    }
+
     pub async fn reserve(&self, sub: &str) -> Reply {
         self.call(
             Method::POST,

@@ -165,6 +165,10 @@ async fn read_body(body: RequestBody, deadline: Duration) -> Result<Bytes, Error
 /// Frame by frame rather than with `http_body_util::Limited`, whose boxed-error bound the
 /// compiler cannot prove `Send` for inside the router's future.
 async fn read_limited(mut body: RequestBody) -> Result<Bytes, Error> {
+    // A declared length (Content-Length) past the limit is refused before any byte is awaited.
+    if http_body::Body::size_hint(&body).lower() > MAX_BODY_BYTES as u64 {
+        return Err(Error::PayloadTooLarge(MAX_BODY_BYTES));
+    }
     let mut read = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|error| {

@@ -591,6 +591,8 @@ pub trait Store: SharedQueries {
     async fn save_zone(&self, pool: &PoolDomain, seen: &ZoneSeen) -> Result<(), sqlx::Error>;
     /// A lock named `key` that every process sharing the database respects.
     async fn lock(&self, key: &str) -> Result<StoreLock, sqlx::Error>;
+    /// The same lock when it is free now; `None`, at once, while someone holds it.
+    async fn try_lock(&self, key: &str) -> Result<Option<StoreLock>, sqlx::Error>;
     /// Deletes up to `batch` lapsed reservations without making a request wait; returns how
     /// many.
     async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error>;

@@ -423,6 +423,18 @@ impl Store for PgStore {
         Ok(StoreLock::new(AdvisoryLock { conn, name }))
     }
 
+    async fn try_lock(&self, key: &str) -> Result<Option<StoreLock>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        let name = lock_name(key);
+        let taken: bool =
+            sqlx::query_scalar("select pg_try_advisory_lock(hashtextextended($1, 0))")
+                .bind(&name)
+                .fetch_one(&mut *conn)
+                .await?;
+        // Not taken: the connection holds nothing and goes back to the pool.
+        Ok(taken.then(|| StoreLock::new(AdvisoryLock { conn, name })))
+    }
+
     /// Deletes up to `batch` lapsed reservations, skipping rows another transaction holds (a
     /// reserve taking one over), so the sweeper never makes a request wait. Returns how many.
     async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error> {

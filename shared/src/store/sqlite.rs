@@ -559,6 +559,17 @@ impl Store for SqliteStore {
         Ok(StoreLock::new(mutex.lock_owned().await))
     }
 
+    async fn try_lock(&self, key: &str) -> Result<Option<StoreLock>, sqlx::Error> {
+        let mutex = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        Ok(mutex.try_lock_owned().ok().map(StoreLock::new))
+    }
+
     async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error> {
         let mut tx = self.write().await?;
         let deleted: Vec<(String, String)> =
