@@ -39,6 +39,9 @@ pub struct Config {
     /// Hosts that point at `consoleLoadBalancerIP` when a commit gives one
     /// (`PDM_CONSOLE_HOSTS`, default `console,api`).
     pub console_hosts: Vec<String>,
+    /// DNS servers the force-release gate asks (`PDM_RESOLVER`, `ip:port` list); none: the
+    /// host's resolver.
+    pub resolver: Vec<std::net::SocketAddr>,
     pub managed_domains: ManagedDomains,
     pub reservation_ttl: Duration,
     pub sweeper_interval: Duration,
@@ -186,6 +189,16 @@ impl Config {
                 parsed("PDM_SOVEREIGN_HOSTS", &DEFAULT_SOVEREIGN_HOSTS.join(",")),
                 sovereign_hosts,
             )?,
+            resolver: parse_with(parsed("PDM_RESOLVER", ""), |list| {
+                list.split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|server| !server.is_empty())
+                    .map(|server| {
+                        server
+                            .parse()
+                            .map_err(|_| format!("{server:?} is not an ip:port address"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })?,
             console_hosts: parse_with(parsed("PDM_CONSOLE_HOSTS", "console,api"), sovereign_hosts)?,
             managed_domains: parse_with(managed, ManagedDomains::parse)?,
             reservation_ttl: parse_with(parsed("PDM_RESERVATION_TTL", "10m"), positive_duration)?,

@@ -54,6 +54,9 @@ pub enum Error {
     /// A force-release of a sovereign whose FQDN still answers with its own address.
     #[error("{0} still resolves to an address of its own: the sovereign looks alive")]
     StillResolves(String),
+    /// A force-release whose liveness check got no answer: nothing is freed on a guess.
+    #[error("whether the sovereign is alive is unknown, the resolver failed: {0}")]
+    LivenessUnknown(String),
     #[error("this path only answers {0}")]
     MethodNotAllowed(http::Method),
     #[error("the request body is larger than {0} bytes")]
@@ -98,6 +101,7 @@ impl Error {
             Self::ConfirmationRequired => "confirmation-required",
             Self::GraceNotElapsed(_) => "grace-not-elapsed",
             Self::StillResolves(_) => "fqdn-still-resolves",
+            Self::LivenessUnknown(_) => "liveness-unknown",
             Self::Registrar(error) => error.code(),
             Self::UnsupportedRegistrar(..) => "unsupported-registrar",
             Self::MethodNotAllowed(_) => "method-not-allowed",

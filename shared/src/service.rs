@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::dns::DnsProvider;
 use crate::domain::{CreatedBy, ManagedDomains, PoolDomain, Subdomain};
 use crate::metrics::Metrics;
-use crate::resolver::{Resolver, SystemResolver, answers_for_itself};
+use crate::resolver::{DnsResolver, Resolver, answering_name};
 use crate::store::{
     Activation, Actor, Allocation, DnsState, Event, Release, Reservation, ReserveTerms, State,
     Store,
@@ -128,6 +128,18 @@ impl Drift {
     }
 }
 
+/// The resolver of the force-release gate: `PDM_RESOLVER`'s servers, else the host's. One
+/// that cannot be built answers every question with its failure, so no gate ever passes.
+fn resolver_of(config: &Config) -> Arc<dyn Resolver> {
+    match DnsResolver::new(&config.resolver) {
+        Ok(resolver) => Arc::new(resolver),
+        Err(error) => {
+            warn!(error.message = %error, "no DNS resolver: every force-release will be refused");
+            Arc::new(crate::resolver::Unresolvable(error))
+        }
+    }
+}
+
 /// When the table's state was last asked for, and last read, for `/metrics`.
 #[derive(Debug, Default)]
 struct TableRead {
@@ -188,7 +200,7 @@ impl Pdm {
                 .collect(),
             allow_private_lb: config.allow_private_lb,
             force_release_grace: config.force_release_grace,
-            resolver: Arc::new(SystemResolver),
+            resolver: resolver_of(config),
             dns_lease: (config.sweeper_interval * 2).max(Duration::from_secs(1)),
             metrics,
             table_state: tokio::sync::Mutex::default(),
@@ -577,8 +589,11 @@ impl Pdm {
             return Err(Error::GraceNotElapsed(allowed_at));
         }
         let name = pool.fqdn(&sub)?;
-        if answers_for_itself(self.resolver.as_ref(), &name, pool.as_str()).await {
-            return Err(Error::StillResolves(name));
+        let hosts = held.dns_hosts.as_deref().unwrap_or(&self.sovereign_hosts);
+        match answering_name(self.resolver.as_ref(), &name, pool.as_str(), hosts).await {
+            Ok(None) => {}
+            Ok(Some(answering)) => return Err(Error::StillResolves(answering)),
+            Err(failed) => return Err(Error::LivenessUnknown(failed.to_string())),
         }
         warn!(%pool, %sub, reason, actor = actor.name, "force-release");
         let actor = actor

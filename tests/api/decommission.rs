@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::{Method, StatusCode, header};
-use pdm_core::resolver::Resolver;
+use pdm_core::resolver::{ResolveFailed, Resolver};
+use pdm_tests::powerdns::PdnsServer;
 use pdm_tests::{LB_IP, POOL, TestApp, raw_request};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -127,13 +128,14 @@ struct Answers {
 
 #[async_trait::async_trait]
 impl Resolver for Answers {
-    async fn addresses(&self, name: &str) -> BTreeSet<IpAddr> {
-        self.names
+    async fn addresses(&self, name: &str) -> Result<BTreeSet<IpAddr>, ResolveFailed> {
+        Ok(self
+            .names
             .get(name)
             .copied()
             .or(self.parking)
             .into_iter()
-            .collect()
+            .collect())
     }
 }
 
@@ -208,7 +210,7 @@ struct HandsOverWhileAsked(PgPool);
 
 #[async_trait::async_trait]
 impl Resolver for HandsOverWhileAsked {
-    async fn addresses(&self, _: &str) -> BTreeSet<IpAddr> {
+    async fn addresses(&self, _: &str) -> Result<BTreeSet<IpAddr>, ResolveFailed> {
         sqlx::query(
             "update pool_allocations set reservation_token = gen_random_uuid(),
                  reserved_at = now(), created_by = 'another sovereign'
@@ -217,7 +219,7 @@ impl Resolver for HandsOverWhileAsked {
         .execute(&self.0)
         .await
         .unwrap();
-        BTreeSet::new()
+        Ok(BTreeSet::new())
     }
 }
 
@@ -278,4 +280,50 @@ async fn a_force_release_reason_must_be_printable_and_the_confirmation_said_once
     assert_eq!(repeated.status, StatusCode::UNAUTHORIZED);
     assert_eq!(repeated.error(), "confirmation-required");
     assert_eq!(app.dns().zone(POOL).len(), 6, "nothing was released");
+}
+
+/// The gate asks a real DNS server (the PowerDNS that PDM publishes to) what the names PDM
+/// published answer: the sovereign's own name has no address (PDM never writes it), but its
+/// console does, so it is alive. A resolver that cannot answer frees nothing either.
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn the_gate_asks_dns_for_every_published_name_and_a_resolver_failure_frees_nothing(
+    db: PgPool,
+) {
+    // Arrange
+    let server = PdnsServer::start();
+    let dns = format!("127.0.0.1:{}", server.dns_port);
+    let app = TestApp::with_powerdns_configured(db.clone(), &server, &[("PDM_RESOLVER", &dns)]);
+    app.allocate("acme").await;
+    age(&db, "acme", 31).await;
+    let mute =
+        TestApp::with_powerdns_configured(db.clone(), &server, &[("PDM_RESOLVER", "127.0.0.1:9")]);
+    let body = json!({"sovereignFQDN": format!("acme.{POOL}"), "reason": "orphaned", "graceConfirmed": true});
+
+    // Act
+    let alive = app.send(force(body.clone(), Some("yes"))).await;
+    let unknown = mute.send(force(body, Some("yes"))).await;
+
+    // Assert
+    assert!(server.resolve(&format!("acme.{POOL}"), "A").is_empty());
+    assert_eq!(
+        alive.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{:?}",
+        alive.body
+    );
+    assert_eq!(alive.error(), "fqdn-still-resolves");
+    assert!(
+        alive.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains(".acme.omani.works")
+    );
+    assert_eq!(
+        unknown.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{:?}",
+        unknown.body
+    );
+    assert_eq!(unknown.error(), "liveness-unknown");
+    assert_eq!(app.check("acme").await.body["reason"], "active-state");
 }

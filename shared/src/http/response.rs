@@ -25,7 +25,9 @@ impl Error {
             Self::TokenMismatch => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NoRoute(_) | Self::NotManaged(_) => StatusCode::NOT_FOUND,
             Self::ConfirmationRequired => StatusCode::UNAUTHORIZED,
-            Self::GraceNotElapsed(_) | Self::StillResolves(_) => StatusCode::PRECONDITION_FAILED,
+            Self::GraceNotElapsed(_) | Self::StillResolves(_) | Self::LivenessUnknown(_) => {
+                StatusCode::PRECONDITION_FAILED
+            }
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Expired => StatusCode::GONE,
             Self::Unauthorized | Self::InvalidToken => StatusCode::UNAUTHORIZED,
