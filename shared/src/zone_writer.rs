@@ -564,7 +564,7 @@ impl ZoneWriter {
             }
         }
         if let Some(seen) = self.measure(pool).await? {
-            drift.foreign = seen.foreign_at_hosts.into_iter().map(|(_, r)| r).collect();
+            drift.foreign = seen.foreign_at_labels.into_iter().map(|(_, r)| r).collect();
         }
         Ok(Some(drift))
     }
@@ -620,12 +620,14 @@ impl ZoneWriter {
             .iter()
             .filter(|record| !ZoneUsage::is_owned(record, &owned))
             .collect();
-        let foreign_at_hosts = foreign
+        // At or under a label, at a sovereign's host names or not: a label is free only when
+        // the zone holds nothing there.
+        let foreign_at_labels = foreign
             .iter()
             .filter_map(|record| {
-                let (host, label) = record.name.split_once('.')?;
-                let at_a_host = self.hosts.iter().any(|h| h == host);
-                (at_a_host && Subdomain::parse(label).is_ok())
+                let label = record.label()?;
+                Subdomain::parse(label)
+                    .is_ok()
                     .then(|| (label.to_owned(), (*record).clone()))
             })
             .collect();
@@ -636,7 +638,7 @@ impl ZoneWriter {
         let seen = ZoneSeen {
             record_limit,
             foreign_records,
-            foreign_at_hosts,
+            foreign_at_labels,
         };
         self.store.save_zone(pool, &seen).await?;
         Ok(seen)

@@ -668,3 +668,33 @@ async fn a_console_gateway_is_written_in_the_zone_and_its_release_leaves_the_zon
     assert_eq!(released.status, StatusCode::OK, "{:?}", released.body);
     assert_eq!(fake.zone(POOL), before);
 }
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn records_at_or_under_a_label_keep_it_taken(db: PgPool) {
+    // Arrange: an operator's MX at legacy3 and an address deeper under it.
+    let fake = FakeDynadot::start(DYNADOT_KEY).await;
+    let mut zone = FakeZone::with_foreign_records();
+    zone.sub.push(FakeRecord::sub(
+        "legacy3",
+        "mx",
+        "mx.operator.example",
+        Some("10"),
+    ));
+    zone.sub
+        .push(FakeRecord::sub("old.legacy3", "a", "192.0.2.33", None));
+    fake.seed(POOL, zone);
+    let app = TestApp::with_dynadot(db, &fake.url, &[]);
+    let before = fake.zone(POOL);
+
+    // Act
+    let check = app.check("legacy3").await;
+    let reserve = app.reserve("legacy3").await;
+
+    // Assert
+    assert_eq!(check.body["reason"], "dns-conflict", "{:?}", check.body);
+    let detail = check.body["detail"].as_str().unwrap();
+    assert!(detail.contains("old.legacy3 A 192.0.2.33"), "{detail}");
+    assert!(detail.contains("legacy3 MX"), "{detail}");
+    assert_eq!(reserve.status, StatusCode::CONFLICT);
+    assert_eq!(fake.zone(POOL), before);
+}

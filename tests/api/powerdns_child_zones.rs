@@ -128,7 +128,9 @@ async fn powerdns_away_mid_commit_answers_202_and_a_half_made_child_zone_converg
     // PowerDNS went away.
     let server = PdnsServer::start();
     let app = TestApp::with_powerdns_child_zones(db, &server, true);
-    server.create_bare_zone(&format!("acme.{POOL}.")).await;
+    server
+        .create_bare_zone(&format!("acme.{POOL}."), "pdm")
+        .await;
     let token = app.reserve_token("acme").await;
     server.stop();
 
@@ -263,5 +265,117 @@ async fn a_console_gateway_answers_from_the_child_zone_and_its_release_drops_the
             .api_get(&format!("zones/acme.{POOL}."))
             .await
             .is_none()
+    );
+}
+
+/// Writes `rrsets` (name, type, contents) into `zone` as its operator would.
+async fn operator_writes(server: &PdnsServer, zone: &str, rrsets: &[(&str, &str, &str)]) {
+    let rrsets: Vec<serde_json::Value> = rrsets
+        .iter()
+        .map(|(name, kind, content)| {
+            serde_json::json!({"name": name, "type": kind, "ttl": 300, "changetype": "REPLACE",
+                               "records": [{"content": content, "disabled": false}]})
+        })
+        .collect();
+    let response = reqwest::Client::new()
+        .patch(format!(
+            "{}/api/v1/servers/localhost/zones/{zone}",
+            server.url
+        ))
+        .header("x-api-key", pdm_tests::powerdns::PDNS_KEY)
+        .json(&serde_json::json!({ "rrsets": rrsets }))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+/// What PDM did not make keeps its label: an operator's delegation and zone (legacy2), records
+/// at and under a label (legacy3), a zone made after the name was reserved (legacy4). Check
+/// names what stands there, reserve and commit are 409, and nothing of the operator's is
+/// replaced or dropped.
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn what_pdm_did_not_make_keeps_its_label_and_is_never_taken_over(db: PgPool) {
+    // Arrange
+    let server = PdnsServer::start();
+    let app = TestApp::with_powerdns_child_zones(db, &server, false);
+    server
+        .create_bare_zone(&format!("legacy2.{POOL}."), "operator")
+        .await;
+    operator_writes(
+        &server,
+        &format!("legacy2.{POOL}."),
+        &[(&format!("mail.legacy2.{POOL}."), "A", "192.0.2.25")],
+    )
+    .await;
+    operator_writes(
+        &server,
+        &format!("{POOL}."),
+        &[
+            (&format!("legacy2.{POOL}."), "NS", "ns.operator.example."),
+            (&format!("old.legacy3.{POOL}."), "A", "192.0.2.33"),
+            (&format!("legacy3.{POOL}."), "MX", "10 mx.operator.example."),
+        ],
+    )
+    .await;
+    let token = app.reserve_token("legacy4").await;
+    server
+        .create_bare_zone(&format!("legacy4.{POOL}."), "operator")
+        .await;
+    let pool_before = server.rrsets(POOL).await;
+
+    // Act
+    let check2 = app.check("legacy2").await;
+    let check3 = app.check("legacy3").await;
+    let reserve2 = app.reserve("legacy2").await;
+    let reserve3 = app.reserve("legacy3").await;
+    let commit4 = app.commit("legacy4", &token, LB_IP).await;
+
+    // Assert
+    for (check, named) in [
+        (
+            &check2,
+            [
+                "legacy2 NS ns.operator.example.",
+                "legacy2 ZONE legacy2.omani.works.",
+            ],
+        ),
+        (
+            &check3,
+            [
+                "old.legacy3 A 192.0.2.33",
+                "legacy3 MX 10 mx.operator.example.",
+            ],
+        ),
+    ] {
+        assert_eq!(check.body["available"], false, "{:?}", check.body);
+        assert_eq!(check.body["reason"], "dns-conflict");
+        let detail = check.body["detail"].as_str().unwrap();
+        for record in named {
+            assert!(detail.contains(record), "{record} in {detail}");
+        }
+    }
+    for refused in [&reserve2, &reserve3, &commit4] {
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
+        assert_eq!(refused.error(), "dns-conflict");
+    }
+    assert!(
+        commit4.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("legacy4 ZONE")
+    );
+    assert_eq!(
+        server.rrsets(POOL).await,
+        pool_before,
+        "the pool zone is as it was"
+    );
+    for zone in ["legacy2", "legacy4"] {
+        let kept = server.api_get(&format!("zones/{zone}.{POOL}.")).await;
+        assert_eq!(kept.unwrap()["account"], "operator", "{zone}");
+    }
+    assert_eq!(
+        server.resolve(&format!("mail.legacy2.{POOL}"), "A"),
+        ["192.0.2.25"]
     );
 }

@@ -593,7 +593,7 @@ store_test!(
         let seen = ZoneSeen {
             record_limit: Some(10),
             foreign_records: 2,
-            foreign_at_hosts: Vec::new(),
+            foreign_at_labels: Vec::new(),
         };
         store.save_zone(&pool(), &seen).await.unwrap();
         reserved(store.as_ref(), "first").await;
@@ -813,7 +813,7 @@ store_test!(
         let seen = |records: &[&ZoneRecord]| ZoneSeen {
             record_limit: None,
             foreign_records: 3,
-            foreign_at_hosts: records
+            foreign_at_labels: records
                 .iter()
                 .map(|r| (r.name.split_once('.').unwrap().1.to_owned(), (*r).clone()))
                 .collect(),

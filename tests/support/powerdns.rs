@@ -156,13 +156,13 @@ impl PdnsServer {
         Some(response.json().await.expect("JSON"))
     }
 
-    /// Creates `zone` as a half-made attempt would leave it: PowerDNS's default SOA, no
-    /// records, no keys.
-    pub async fn create_bare_zone(&self, zone: &str) {
+    /// Creates `zone` with PowerDNS's default SOA and no records or keys, under `account`:
+    /// `pdm` for what a half-made attempt of PDM's leaves, anything else for an operator's.
+    pub async fn create_bare_zone(&self, zone: &str, account: &str) {
         let response = reqwest::Client::new()
             .post(format!("{}/api/v1/servers/localhost/zones", self.url))
             .header("x-api-key", PDNS_KEY)
-            .json(&serde_json::json!({"name": zone, "kind": "Native", "nameservers": ["ns9.example."]}))
+            .json(&serde_json::json!({"name": zone, "kind": "Native", "account": account, "nameservers": ["ns9.example."]}))
             .send()
             .await
             .expect("PowerDNS answers");

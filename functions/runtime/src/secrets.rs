@@ -63,13 +63,20 @@ pub async fn load(id: &str) -> Result<HashMap<String, String>, SecretError> {
     parse(id, text)
 }
 
+/// How long one Secrets Manager call may take.
+const SECRETS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A Secrets Manager client configured from the environment alone, as Lambda sets it up:
 /// credentials and region from aws-config's environment providers, and
 /// `AWS_ENDPOINT_URL_SECRETS_MANAGER` or `AWS_ENDPOINT_URL` when set. Not aws-config's whole
 /// default chain (profiles, SSO, STS, IMDS, ECS): a Lambda function never needs it, and it
 /// would more than double what reading one secret adds to every binary.
 async fn client() -> aws_sdk_secretsmanager::Client {
-    let http_client = Reqwest(reqwest::Client::new());
+    // Like every outbound call of PDM's: a deadline, no redirect, an answer read up to a cap.
+    let http_client = Reqwest(
+        pdm_core::outbound::client(SECRETS_TIMEOUT, reqwest::header::HeaderMap::new())
+            .unwrap_or_default(),
+    );
     let region = EnvironmentVariableRegionProvider::new().region().await;
     let mut config = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -127,10 +134,9 @@ impl HttpConnector for Reqwest {
             if let Some(headers) = response.headers_mut() {
                 *headers = answer.headers().clone();
             }
-            let body = answer
-                .bytes()
+            let body = pdm_core::outbound::read_capped(answer)
                 .await
-                .map_err(|e| ConnectorError::io(e.without_url().into()))?;
+                .map_err(|e| ConnectorError::io(e.into()))?;
             let response = response
                 .body(SdkBody::from(body))
                 .map_err(|e| ConnectorError::other(e.into(), None))?;

@@ -322,11 +322,21 @@ async fn a_commit_killed_between_the_row_and_dns_converges_after_restart(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let converged_in = restarted_at.elapsed();
-    let dns_state: String = sqlx::query_scalar("select dns_state from pool_allocations")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(dns_state, "synced");
+    // The records land first, then the row is settled: wait for that too.
+    loop {
+        let dns_state: String = sqlx::query_scalar("select dns_state from pool_allocations")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if dns_state == "synced" {
+            break;
+        }
+        assert!(
+            restarted_at.elapsed() < PATIENCE,
+            "the row was never settled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(
         fake.zone("omani.works").sub.len(),
         5 + 6,

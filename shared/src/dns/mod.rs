@@ -71,12 +71,12 @@ impl SovereignRecords {
             .map(move |(host, _)| format!("{host}.{}", self.sub))
     }
 
-    /// Records of `zone` standing at the sovereign's names that PDM would not write there:
-    /// anything but its own type and target. Someone else's, until an operator says otherwise.
+    /// Records of `zone` at or under the sovereign's label (`acme`, `mail.acme`, `a.b.acme`,
+    /// a zone of its own) that PDM would not write there: anything but its own type and
+    /// target at its names. Someone else's, until an operator says otherwise.
     pub fn foreign_among(&self, zone: &[ZoneRecord]) -> Vec<ZoneRecord> {
-        let names: Vec<String> = self.relative_names().collect();
         zone.iter()
-            .filter(|r| names.iter().any(|n| r.name.eq_ignore_ascii_case(n)))
+            .filter(|r| r.label() == Some(self.sub.as_str()))
             .filter(|r| !self.is_own(r))
             .cloned()
             .collect()
@@ -104,9 +104,9 @@ impl SovereignRecords {
     }
 }
 
-/// What publishing may replace at the sovereign's names under `policy`: nothing foreign
-/// ([`DnsError::Conflict`] naming what stands there), or, adopting, the foreign records a
-/// publish replaces (address and CNAME records; others stay beside PDM's).
+/// What publishing may replace under `policy`: nothing foreign at or under the sovereign's
+/// label ([`DnsError::Conflict`] naming what stands there), or, adopting, the foreign records
+/// a publish replaces (address and CNAME records at its names; everything else stays).
 pub fn adoptable(
     records: &SovereignRecords,
     zone: &[ZoneRecord],
@@ -116,8 +116,10 @@ pub fn adoptable(
     if !standing.is_empty() && policy == ForeignRecords::Refuse {
         return Err(DnsError::Conflict(standing));
     }
+    let names: Vec<String> = records.relative_names().collect();
     Ok(standing
         .into_iter()
+        .filter(|r| names.iter().any(|n| r.name.eq_ignore_ascii_case(n)))
         .filter(ZoneRecord::is_replaced_by_publishing)
         .collect())
 }
@@ -155,6 +157,15 @@ impl ZoneRecord {
         matches!(self.record_type.as_str(), "A" | "AAAA")
     }
 
+    /// The sovereign label the record stands at or under (`old.legacy3` and `legacy3` →
+    /// `legacy3`); `None` at the zone's apex.
+    pub fn label(&self) -> Option<&str> {
+        self.name
+            .rsplit('.')
+            .next()
+            .filter(|label| !label.is_empty() && *label != "@")
+    }
+
     /// Publishing replaces address and CNAME records at the sovereign's names: a CNAME could
     /// not stand beside PDM's address.
     pub fn is_replaced_by_publishing(&self) -> bool {
@@ -187,9 +198,16 @@ pub struct ZoneUsage {
 }
 
 impl ZoneUsage {
-    /// Whether `record` is an address record at one of `owned` names (lower case).
+    /// Whether `record` is PDM's by `owned` (the lower-case `host.label` names of live
+    /// allocations): an address record at one of them, or a delegation (NS, DS) at one of
+    /// their labels, which child-zone mode writes.
     pub fn is_owned(record: &ZoneRecord, owned: &[String]) -> bool {
-        record.is_address() && owned.contains(&record.name)
+        let delegation = matches!(record.record_type.as_str(), "NS" | "DS")
+            && owned.iter().any(|name| {
+                name.split_once('.')
+                    .is_some_and(|(_, label)| label == record.name)
+            });
+        (record.is_address() && owned.contains(&record.name)) || delegation
     }
 }
 

@@ -300,8 +300,8 @@ pub struct ZoneSeen {
     pub record_limit: Option<i32>,
     /// Records no allocation owns.
     pub foreign_records: i32,
-    /// Those of them at a sovereign's host names, with the label they collide with.
-    pub foreign_at_hosts: Vec<(String, ZoneRecord)>,
+    /// Those of them at or under a sovereign label, with the label they keep taken.
+    pub foreign_at_labels: Vec<(String, ZoneRecord)>,
 }
 
 /// A name as check sees it, read in one statement.

@@ -382,7 +382,7 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await?;
         let (labels, records): (Vec<&str>, Vec<&ZoneRecord>) = seen
-            .foreign_at_hosts
+            .foreign_at_labels
             .iter()
             .map(|(label, record)| (label.as_str(), record))
             .unzip();

@@ -531,7 +531,7 @@ impl Store for SqliteStore {
             .bind(pool.as_str())
             .execute(&mut *tx)
             .await?;
-        for (label, record) in &seen.foreign_at_hosts {
+        for (label, record) in &seen.foreign_at_labels {
             sqlx::query(
                 "insert into zone_foreign_records (pool_domain, label, name, record_type, value)
                  values (?1, ?2, ?3, ?4, ?5)

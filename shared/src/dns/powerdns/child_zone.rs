@@ -7,14 +7,18 @@
 //! A batch makes or corrects each sovereign's child zone first, then writes every delegation
 //! of the batch in one atomic `PATCH` of the pool zone. Releasing removes the delegation
 //! first, then drops the child zone, whose keys go with it.
+//!
+//! PDM owns only what it made: a zone it creates carries the account `pdm`, a delegation it
+//! writes names the fleet's name servers. A zone or a delegation someone else made at a label
+//! keeps that label taken (`dns-conflict`), and is never replaced or dropped.
 
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    ADDRESS_TYPES, Change, ChildZones, PowerDns, RrSet, publish_changes, withdraw_changes,
-    zone_path, zone_records,
+    ADDRESS_TYPES, Change, ChildZones, PDM_ACCOUNT, PowerDns, RrSet, publish_changes,
+    withdraw_changes, zone_path,
 };
 use crate::dns::{
     Applied, Change as ZoneChange, DnsError, ForeignRecords, SovereignRecords, ZoneRecord,
@@ -46,6 +50,16 @@ pub fn child_zone(records: &SovereignRecords) -> String {
     format!("{}.{}.", records.sub, records.pool)
 }
 
+/// The SOA content of `zone` among its `rrsets`, empty when it has none.
+pub(super) fn soa_of(zone: &str, rrsets: &[RrSet]) -> String {
+    rrsets
+        .iter()
+        .find(|r| r.kind == "SOA" && r.name.eq_ignore_ascii_case(zone))
+        .and_then(|r| r.records.first())
+        .map(|r| r.content.clone())
+        .unwrap_or_default()
+}
+
 impl ChildZones {
     /// The child's SOA with `serial`: the fleet's first name server as primary,
     /// `hostmaster.<child>` as contact.
@@ -55,10 +69,24 @@ impl ChildZones {
     }
 
     /// Whether `soa` (as PowerDNS shows it) names PDM's primary and contact.
-    fn is_ours(&self, child: &str, soa: &str) -> bool {
+    pub(super) fn is_ours(&self, child: &str, soa: &str) -> bool {
         let mut fields = soa.split_whitespace();
         let primary = self.nameservers.first().map(String::as_str);
         fields.next() == primary && fields.next() == Some(&format!("hostmaster.{child}"))
+    }
+
+    /// Whether the pool zone's `parent` RRsets delegate `child` to the fleet, as PDM does.
+    fn delegates_here(&self, parent: &[RrSet], child: &str) -> bool {
+        let mut fleet: Vec<&str> = self.nameservers.iter().map(String::as_str).collect();
+        fleet.sort_unstable();
+        parent
+            .iter()
+            .find(|r| r.kind == "NS" && r.name.eq_ignore_ascii_case(child))
+            .is_some_and(|ns| {
+                let mut named: Vec<&str> = ns.records.iter().map(|r| r.content.as_str()).collect();
+                named.sort_unstable();
+                named == fleet
+            })
     }
 
     /// The pool zone's changes that delegate `child` (and publish its `ds`, when signed).
@@ -103,14 +131,23 @@ impl PowerDns {
         changes: &[ZoneChange],
         foreign: ForeignRecords,
     ) -> Result<Applied, DnsError> {
-        let parent = self.rrsets(pool).await?;
-        let mut zone = zone_records(pool, parent.clone());
+        let (parent, mut zone) = self.pool_view(pool).await?;
+        // PDM's own delegations are not someone else's records at their labels.
+        let theirs: Vec<ZoneRecord> = zone
+            .iter()
+            .filter(|r| {
+                let at = format!("{}.{pool}.", r.name);
+                !(matches!(r.record_type.as_str(), "NS" | "DS")
+                    && zones.delegates_here(&parent, &at))
+            })
+            .cloned()
+            .collect();
         let mut parent_patch = Vec::new();
         let mut dropped = Vec::new();
         let mut outcomes = Vec::new();
         for change in changes {
             let outcome = match change {
-                ZoneChange::Publish(records) => match adoptable(records, &zone, foreign) {
+                ZoneChange::Publish(records) => match adoptable(records, &theirs, foreign) {
                     Err(conflict) => Err(conflict),
                     Ok(replaced) => match self.make_child(zones, records).await {
                         Ok(ds) => {
@@ -124,9 +161,18 @@ impl PowerDns {
                     },
                 },
                 ZoneChange::Withdraw(records) => {
+                    let child = child_zone(records);
                     parent_patch.extend(withdraw_changes(records, &parent));
-                    parent_patch.extend(undelegation(&child_zone(records)));
-                    dropped.push(child_zone(records));
+                    // Only PDM's own delegation, and only a zone PDM made.
+                    if zones.delegates_here(&parent, &child) {
+                        parent_patch.extend(undelegation(&child));
+                    }
+                    match self.zone_of(&child).await? {
+                        Some(made) if self.made_by_pdm(&child, &made.account).await? => {
+                            dropped.push(child);
+                        }
+                        _ => {}
+                    }
                     Ok(Vec::new())
                 }
             };
@@ -166,9 +212,12 @@ impl PowerDns {
         records: &SovereignRecords,
     ) -> Result<Vec<String>, DnsError> {
         let child = child_zone(records);
-        let existing = match self.rrsets_of(&child).await? {
-            Some(rrsets) => rrsets,
-            None => self.create_zone(zones, &child).await?,
+        let Some(existing) = self.own_zone(zones, &child).await? else {
+            // Someone else's zone (made since PDM last read the pool): never taken over.
+            let label = records.sub.as_str();
+            return Err(DnsError::Conflict(vec![ZoneRecord::new(
+                label, "ZONE", &child,
+            )]));
         };
         let mut patch = publish_changes(records);
         patch.push(Change::replace(
@@ -177,14 +226,9 @@ impl PowerDns {
             DELEGATION_TTL,
             &zones.nameservers,
         ));
-        let soa = existing
-            .iter()
-            .find(|r| r.kind == "SOA" && r.name.eq_ignore_ascii_case(&child))
-            .and_then(|r| r.records.first())
-            .map(|r| r.content.clone())
-            .unwrap_or_default();
+        let soa = soa_of(&child, &existing);
         if !zones.is_ours(&child, &soa) {
-            // A zone someone else began (PowerDNS's default primary is
+            // PDM's own zone left half-made (PowerDNS's default primary is
             // `a.misconfigured.dns.server.invalid.`): PDM's SOA, with a newer serial.
             let serial = soa
                 .split_whitespace()
@@ -205,11 +249,31 @@ impl PowerDns {
         self.sign(&child).await
     }
 
-    async fn create_zone(&self, zones: &ChildZones, child: &str) -> Result<Vec<RrSet>, DnsError> {
+    /// `child`'s RRsets when the zone is PDM's, made first when it does not exist; `None`
+    /// when it is someone else's.
+    async fn own_zone(
+        &self,
+        zones: &ChildZones,
+        child: &str,
+    ) -> Result<Option<Vec<RrSet>>, DnsError> {
+        if self.zone_of(child).await?.is_none() {
+            self.create_zone(zones, child).await?;
+        }
+        let Some(made) = self.zone_of(child).await? else {
+            return Err(DnsError::Unavailable(format!(
+                "PowerDNS has no zone {child} just after making it"
+            )));
+        };
+        let ours = self.made_by_pdm(child, &made.account).await?;
+        Ok(ours.then_some(made.rrsets))
+    }
+
+    async fn create_zone(&self, zones: &ChildZones, child: &str) -> Result<(), DnsError> {
         let soa = zones.soa(child, 1);
         let body = json!({
             "name": child,
             "kind": "Native",
+            "account": PDM_ACCOUNT,
             "nameservers": zones.nameservers,
             "rrsets": [{
                 "name": child, "type": "SOA", "ttl": DELEGATION_TTL,
@@ -217,12 +281,11 @@ impl PowerDns {
             }],
         });
         match self.call(Method::POST, "zones", Some(&body)).await {
-            Ok(_) => {}
-            // Made meanwhile by another writer (or a half-made earlier attempt): use it.
-            Err(DnsError::Refused(why)) if why.contains("409") => {}
-            Err(error) => return Err(error),
+            Ok(_) => Ok(()),
+            // Made meanwhile, by another writer or someone else: the caller reads whose.
+            Err(DnsError::Refused(why)) if why.contains("409") => Ok(()),
+            Err(error) => Err(error),
         }
-        Ok(self.rrsets_of(child).await?.unwrap_or_default())
     }
 
     /// An active key for `child` (one CSK, made when it has none), the zone rectified; the DS

@@ -195,10 +195,24 @@ pub struct PowerDns {
     delegation: Delegation,
 }
 
+/// The `account` PDM gives every zone it makes: a zone without it is someone else's, which
+/// PDM never changes or drops.
+const PDM_ACCOUNT: &str = "pdm";
+
 #[derive(Deserialize)]
 struct ZoneAnswer {
     #[serde(default)]
+    account: String,
+    #[serde(default)]
     rrsets: Vec<RrSet>,
+}
+
+/// One zone as the server's zone list shows it.
+#[derive(Deserialize)]
+struct ZoneListed {
+    name: String,
+    #[serde(default)]
+    account: String,
 }
 
 #[derive(Deserialize)]
@@ -248,14 +262,60 @@ impl PowerDns {
 
     /// Every RRset of `zone` (absolute), `None` when the server has no such zone.
     async fn rrsets_of(&self, zone: &str) -> Result<Option<Vec<RrSet>>, DnsError> {
+        Ok(self.zone_of(zone).await?.map(|zone| zone.rrsets))
+    }
+
+    /// `zone` (absolute) with its account and RRsets, `None` when the server has no such zone.
+    async fn zone_of(&self, zone: &str) -> Result<Option<ZoneAnswer>, DnsError> {
         let Some(body) = self.call(Method::GET, &zone_path(zone), None).await? else {
             return Ok(None);
         };
         serde_json::from_slice::<ZoneAnswer>(&body)
-            .map(|zone| Some(zone.rrsets))
+            .map(Some)
             .map_err(|e| {
                 DnsError::Unavailable(format!("PowerDNS answered an unreadable zone: {e}"))
             })
+    }
+
+    /// What stands in the pool: the pool zone's RRsets, and its records with every zone under
+    /// the pool that PDM did not make (type `ZONE`, at its name): the server answers for
+    /// names under such a zone from it, so its label is not free.
+    async fn pool_view(
+        &self,
+        pool: &PoolDomain,
+    ) -> Result<(Vec<RrSet>, Vec<ZoneRecord>), DnsError> {
+        let rrsets = self.rrsets(pool).await?;
+        let mut records = zone_records(pool, rrsets.clone());
+        let body = self
+            .call(Method::GET, "zones", None)
+            .await?
+            .unwrap_or_default();
+        let listed: Vec<ZoneListed> = serde_json::from_slice(&body).map_err(|e| {
+            DnsError::Unavailable(format!("PowerDNS answered an unreadable zone list: {e}"))
+        })?;
+        let suffix = format!(".{pool}.");
+        for zone in listed {
+            let Some(relative) = zone.name.strip_suffix(&suffix) else {
+                continue;
+            };
+            if !self.made_by_pdm(&zone.name, &zone.account).await? {
+                records.push(ZoneRecord::new(relative, "ZONE", &zone.name));
+            }
+        }
+        Ok((rrsets, records))
+    }
+
+    /// Whether PDM made `zone`: its account says so, or (a child zone PDM made before it
+    /// marked them) its SOA is PDM's.
+    async fn made_by_pdm(&self, zone: &str, account: &str) -> Result<bool, DnsError> {
+        if account == PDM_ACCOUNT {
+            return Ok(true);
+        }
+        let Delegation::ChildZone(zones) = &self.delegation else {
+            return Ok(false);
+        };
+        let rrsets = self.rrsets_of(zone).await?.unwrap_or_default();
+        Ok(zones.is_ours(zone, &child_zone::soa_of(zone, &rrsets)))
     }
 
     /// Applies `changes` to the pool's zone atomically.
@@ -351,8 +411,7 @@ impl PowerDns {
         changes: &[ZoneChange],
         foreign: ForeignRecords,
     ) -> Result<Applied, DnsError> {
-        let rrsets = self.rrsets(pool).await?;
-        let mut zone = zone_records(pool, rrsets.clone());
+        let (rrsets, mut zone) = self.pool_view(pool).await?;
         let mut patch = Vec::new();
         let mut outcomes = Vec::new();
         for change in changes {
@@ -457,7 +516,7 @@ impl DnsProvider for PowerDns {
     async fn usage(&self, pool: &PoolDomain) -> Result<Option<ZoneUsage>, DnsError> {
         Ok(Some(ZoneUsage {
             record_limit: None,
-            records: zone_records(pool, self.rrsets(pool).await?),
+            records: self.pool_view(pool).await?.1,
         }))
     }
 
