@@ -596,3 +596,44 @@ async fn set_dns_takes_at_most_twenty_records_before_any_call(db: PgPool) {
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.ovh.requests(), before, "no call was made");
 }
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn a_token_no_header_can_carry_and_an_address_for_a_domain_are_422_before_any_call(
+    db: PgPool,
+) {
+    let r = registrars(db).await;
+    let before = r.godaddy.requests();
+
+    let control = post(
+        &r.app,
+        "godaddy",
+        "validate",
+        json!({"domain": DOMAIN, "token": "gd-key\r\nX-Injected: 1:gd-secret"}),
+    )
+    .await;
+    let nul = post(
+        &r.app,
+        "godaddy",
+        "validate",
+        json!({"domain": DOMAIN, "token": "gd-key\u{0}:gd-secret"}),
+    )
+    .await;
+    let address = post(
+        &r.app,
+        "godaddy",
+        "validate",
+        json!({"domain": "127.0.0.1", "token": godaddy_token()}),
+    )
+    .await;
+
+    for refused in [&control, &nul, &address] {
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{:?}",
+            refused.body
+        );
+        assert_eq!(refused.error(), "invalid-format");
+    }
+    assert_eq!(r.godaddy.requests(), before, "no call was made");
+}

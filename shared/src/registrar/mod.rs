@@ -467,9 +467,14 @@ fn unreachable(registrar: &str, error: reqwest::Error) -> RegistrarError {
 /// answer before it is cut to its first 500 characters (cut first, a token at the cut would
 /// be logged but for its tail).
 pub(crate) fn log_answer(registrar: &str, token: &Token, status: u16, body: &[u8]) {
+    let answer = answer_for_log(token, body);
+    tracing::warn!(registrar, status, answer, "registrar refused");
+}
+
+/// What of a registrar's answer may be logged: scrubbed whole, then its first 500 characters.
+fn answer_for_log(token: &Token, body: &[u8]) -> String {
     let scrubbed = token.scrubbed(&String::from_utf8_lossy(body));
-    let text: String = scrubbed.chars().take(500).collect();
-    tracing::warn!(registrar, status, answer = %text, "registrar refused");
+    scrubbed.chars().take(500).collect()
 }
 
 /// Seconds from a `Retry-After` header, when it holds a number.
@@ -519,6 +524,17 @@ mod tests {
         assert!(normalized_nameservers(&[]).is_err());
         assert!(normalized_nameservers(&[" ".to_owned()]).is_err());
         assert!(normalized_nameservers(&["not a host".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn an_answer_is_scrubbed_before_it_is_cut() {
+        let token = Token::new("tok-0123456789abcdef");
+        let body = format!("{}tok-0123456789abcdef", "x".repeat(490));
+
+        let logged = answer_for_log(&token, body.as_bytes());
+
+        assert!(!logged.contains("tok-012345678"), "{logged}");
+        assert!(logged.ends_with("[REDACTED]"), "{logged}");
     }
 
     #[test]
