@@ -72,13 +72,7 @@ contract_test!(release_by_fqdn_is_release_by_path, |app| {
     assert_eq!(byo.status, StatusCode::NOT_FOUND);
     assert_eq!(byo.error(), "not-managed");
     for refused in [&malformed, &deeper, &empty_label] {
-        assert_eq!(
-            refused.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{:?}",
-            refused.body
-        );
-        assert_eq!(refused.error(), "invalid-format");
+        refused.assert_refused(StatusCode::UNPROCESSABLE_ENTITY, "invalid-format");
     }
 });
 
@@ -269,16 +263,9 @@ async fn a_force_release_reason_must_be_printable_and_the_confirmation_said_once
 
     // Assert
     for refused in &replies {
-        assert_eq!(
-            refused.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{:?}",
-            refused.body
-        );
-        assert_eq!(refused.error(), "invalid-format");
+        refused.assert_refused(StatusCode::UNPROCESSABLE_ENTITY, "invalid-format");
     }
-    assert_eq!(repeated.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(repeated.error(), "confirmation-required");
+    repeated.assert_refused(StatusCode::UNAUTHORIZED, "confirmation-required");
     assert_eq!(app.dns().zone(POOL).len(), 6, "nothing was released");
 }
 

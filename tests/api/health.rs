@@ -1,14 +1,9 @@
-use std::sync::Arc;
-use std::time::Duration;
-
 use http::StatusCode;
-use pdm_core::dns::LogOnly;
 use pdm_core::http::Endpoint;
 use pdm_core::{Ctx, MIGRATOR};
 use pdm_tests::{TestApp, config, request};
 use serde_json::json;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tower::ServiceExt;
 
 contract_test!(
@@ -27,13 +22,8 @@ contract_test!(
 
 #[tokio::test]
 async fn healthz_is_503_when_the_database_does_not_answer() {
-    // Arrange: nothing listens on port 1.
-    let config = config(&[("PDM_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")]);
-    let unreachable = PgPoolOptions::new()
-        .acquire_timeout(Duration::from_millis(300))
-        .connect_lazy(config.postgres_url().unwrap())
-        .unwrap();
-    let endpoint = Endpoint::router(Ctx::with_pool(&config, &unreachable, Arc::new(LogOnly)));
+    // Arrange
+    let endpoint = pdm_tests::with_the_database_down();
 
     // Act
     let health = endpoint

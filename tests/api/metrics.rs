@@ -1,16 +1,11 @@
 //! `/metrics` exposes the named series once there has been traffic.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use http::StatusCode;
-use pdm_core::Ctx;
-use pdm_core::dns::LogOnly;
-use pdm_core::http::Endpoint;
-use pdm_tests::{LB_IP, TestApp, TextRequest, config, seed_reservations};
+use pdm_tests::{LB_IP, TestApp, TextRequest, seed_reservations};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::time::sleep;
 
 #[sqlx::test(migrator = "pdm_core::MIGRATOR")]
@@ -103,13 +98,8 @@ async fn waiting_on_the_table(db: &PgPool) -> i64 {
 
 #[tokio::test]
 async fn metrics_answer_from_the_process_while_the_database_is_down() {
-    // Arrange: nothing listens on port 1.
-    let config = config(&[("PDM_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")]);
-    let unreachable = PgPoolOptions::new()
-        .acquire_timeout(Duration::from_millis(300))
-        .connect_lazy(config.postgres_url().unwrap())
-        .unwrap();
-    let endpoint = Endpoint::router(Ctx::with_pool(&config, &unreachable, Arc::new(LogOnly)));
+    // Arrange
+    let endpoint = pdm_tests::with_the_database_down();
     let _ = endpoint.clone().oneshot_text("/healthz").await;
 
     // Act

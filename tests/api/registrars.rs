@@ -627,13 +627,7 @@ async fn a_token_no_header_can_carry_and_an_address_for_a_domain_are_422_before_
     .await;
 
     for refused in [&control, &nul, &address] {
-        assert_eq!(
-            refused.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{:?}",
-            refused.body
-        );
-        assert_eq!(refused.error(), "invalid-format");
+        refused.assert_refused(StatusCode::UNPROCESSABLE_ENTITY, "invalid-format");
     }
     assert_eq!(r.godaddy.requests(), before, "no call was made");
 }

@@ -55,6 +55,27 @@ impl Reply {
     pub fn error(&self) -> &str {
         self.body["error"].as_str().unwrap_or_default()
     }
+
+    /// Asserts the reply is the error `code` with `status`.
+    #[track_caller]
+    pub fn assert_refused(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{:?}", self.body);
+        assert_eq!(self.error(), code, "{:?}", self.body);
+    }
+}
+
+/// PDM in-process over a PostgreSQL where nothing listens: every query fails at once.
+pub fn with_the_database_down() -> Endpoint {
+    let config = config(&[("PDM_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")]);
+    let unreachable = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(300))
+        .connect_lazy(config.postgres_url().unwrap())
+        .unwrap();
+    Endpoint::router(Ctx::with_pool(
+        &config,
+        &unreachable,
+        Arc::new(pdm_core::dns::LogOnly),
+    ))
 }
 
 use served::Deployment;

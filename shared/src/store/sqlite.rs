@@ -77,6 +77,16 @@ impl SqliteStore {
         }
     }
 
+    /// The zone lock named `key`, in this process.
+    fn lock_of(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone()
+    }
+
     /// A write transaction: it takes SQLite's write lock at once, so a read inside it can
     /// never be overtaken by another writer.
     async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
@@ -549,25 +559,11 @@ impl Store for SqliteStore {
     }
 
     async fn lock(&self, key: &str) -> Result<StoreLock, sqlx::Error> {
-        let mutex = self
-            .locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(key.to_owned())
-            .or_default()
-            .clone();
-        Ok(StoreLock::new(mutex.lock_owned().await))
+        Ok(StoreLock::new(self.lock_of(key).lock_owned().await))
     }
 
     async fn try_lock(&self, key: &str) -> Result<Option<StoreLock>, sqlx::Error> {
-        let mutex = self
-            .locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(key.to_owned())
-            .or_default()
-            .clone();
-        Ok(mutex.try_lock_owned().ok().map(StoreLock::new))
+        Ok(self.lock_of(key).try_lock_owned().ok().map(StoreLock::new))
     }
 
     async fn delete_lapsed(&self, batch: i64) -> Result<u64, sqlx::Error> {
