@@ -1,9 +1,12 @@
--- A sovereign with an isolated console gateway gives a second address at commit: its console
+-- Migration 0007. A sovereign with an isolated console gateway gives a second address at commit: its console
 -- hosts (PDM_CONSOLE_HOSTS at commit, kept here so a release removes exactly what was
 -- written) point at it. Rows without it publish every host at load_balancer_ip, as before.
 alter table pool_allocations
     add column if not exists console_load_balancer_ip text,
-    add column if not exists console_hosts text[];
+    add column if not exists console_hosts text[],
+    -- The credential that reserved the allocation: an `allocate` credential may commit and
+    -- release only its own. Null when PDM was open.
+    add column if not exists owner text;
 
 -- The owed read returns the allocation's whole column list, now with the console address and
 -- the last DNS error; a function's result type cannot be altered in place.
@@ -16,7 +19,7 @@ returns table (
     reservation_token uuid, created_by text, lapsed boolean, dns_state text,
     dns_version bigint, dns_attempts integer, dns_retry_at timestamptz, dns_hosts text[],
     releasing_since timestamptz, dns_last_error text, console_load_balancer_ip text,
-    console_hosts text[])
+    console_hosts text[], owner text)
 -- See 0006 for why this is PL/pgSQL and why the read follows the lock.
 language plpgsql volatile
 as $$
@@ -27,7 +30,8 @@ begin
                a.sovereign_fqdn, a.load_balancer_ip, a.reservation_token, a.created_by,
                (a.state = 'reserved' and a.expires_at <= now()),
                a.dns_state, a.dns_version, a.dns_attempts, a.dns_retry_at, a.dns_hosts,
-               a.releasing_since, a.dns_last_error, a.console_load_balancer_ip, a.console_hosts
+               a.releasing_since, a.dns_last_error, a.console_load_balancer_ip, a.console_hosts,
+               a.owner
         from pool_allocations a
         where a.pool_domain = zone and a.dns_state = 'pending'
           and (a.dns_attempts = 0 or a.dns_retry_at <= now() or a.subdomain = asked)

@@ -2,6 +2,8 @@
 alter table pool_allocations add column console_load_balancer_ip text;
 -- A JSON array of host labels, as dns_hosts.
 alter table pool_allocations add column console_hosts text;
+-- The credential that reserved the allocation (see PostgreSQL's 0007).
+alter table pool_allocations add column owner text;
 
 -- A commit the zone refuses for good goes back to its reservation, with this event. SQLite
 -- cannot alter a check constraint: the table is rebuilt.

@@ -10,6 +10,7 @@ use crate::dns::powerdns::{ChildZones, Delegation};
 use crate::dns::{DEFAULT_SOVEREIGN_HOSTS, ForeignRecords};
 use crate::domain::{ManagedDomains, Subdomain};
 use crate::registrar::RegistrarUrls;
+use crate::scope::{Caller, Scopes};
 
 /// The embedded store's file when `PDM_DATABASE_URL` and `PDM_SQLITE_PATH` are unset, so that
 /// a fresh checkout runs with no database server at all.
@@ -211,7 +212,12 @@ impl Config {
             })?,
             max_in_flight: parse_with(parsed("PDM_MAX_IN_FLIGHT", "256"), positive_number)?,
             request_timeout: parse_with(parsed("PDM_REQUEST_TIMEOUT", "60s"), positive_duration)?,
-            api_tokens: parse_with(parsed("PDM_API_TOKENS", ""), ApiTokens::parse)?,
+            api_tokens: {
+                let tokens = parse_with(parsed("PDM_API_TOKENS", ""), ApiTokens::parse)?;
+                parse_with(parsed("PDM_API_SCOPES", ""), |spec| {
+                    tokens.clone().with_scopes(spec)
+                })?
+            },
             body_timeout: parse_with(parsed("PDM_BODY_TIMEOUT", "10s"), positive_duration)?,
             dns_wait: parse_with(parsed("PDM_DNS_WAIT", "10s"), positive_duration)?,
             allow_private_lb: parse_with(parsed("PDM_ALLOW_PRIVATE_LB", "false"), boolean)?,
@@ -396,7 +402,7 @@ fn sovereign_hosts(list: &str) -> Result<Vec<String>, String> {
 /// trail. Only their SHA-256 digests are kept: comparing fixed-length digests takes the same
 /// time whatever the presented token's length, and no token stays in memory.
 #[derive(Clone, Default)]
-pub struct ApiTokens(Vec<(String, [u8; 32])>);
+pub struct ApiTokens(Vec<(String, [u8; 32], Scopes)>);
 
 impl ApiTokens {
     /// `name=token` entries, comma-separated. The name is a word (`[A-Za-z0-9_.-]`, at most
@@ -418,7 +424,11 @@ impl ApiTokens {
                 ))
             };
             let Some((name, token)) = entry.split_once('=') else {
-                tokens.push((format!("token{}", index + 1), digest(entry)));
+                tokens.push((
+                    format!("token{}", index + 1),
+                    digest(entry),
+                    Scopes::DEFAULT,
+                ));
                 continue;
             };
             let name_is_word = !name.is_empty()
@@ -429,23 +439,46 @@ impl ApiTokens {
             if !name_is_word || token.is_empty() || token.starts_with('=') {
                 return unreadable();
             }
-            tokens.push((name.to_owned(), digest(token)));
+            tokens.push((name.to_owned(), digest(token), Scopes::DEFAULT));
         }
         Ok(Self(tokens))
+    }
+
+    /// The same credentials with the scopes `spec` gives them (`PDM_API_SCOPES`:
+    /// `catalyst=allocate+registrar,ops=operate`); an entry it does not name keeps
+    /// [`Scopes::DEFAULT`]. Naming an entry that does not exist stops start-up.
+    pub fn with_scopes(mut self, spec: &str) -> Result<Self, String> {
+        for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (name, list) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("{entry:?} is not name=scope+scope"))?;
+            let scopes = Scopes::parse(list).map_err(|e| format!("{}: {e}", name.trim()))?;
+            let credential = self
+                .0
+                .iter_mut()
+                .find(|(known, ..)| known == name.trim())
+                .ok_or_else(|| format!("{:?} is no entry of PDM_API_TOKENS", name.trim()))?;
+            credential.2 = scopes;
+        }
+        Ok(self)
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    /// The name of the configured token equal to `presented`, compared in constant time.
-    pub fn name_of(&self, presented: &str) -> Option<&str> {
+    /// The credential whose token is `presented`, compared in constant time.
+    pub fn caller_of(&self, presented: &str) -> Option<Caller> {
         use subtle::ConstantTimeEq;
         let presented = digest(presented);
         // Compare against every token so the time taken does not say which one matched.
-        self.0.iter().fold(None, |found, (name, token)| {
+        let found = self.0.iter().fold(None, |found, (name, token, scopes)| {
             let equal: bool = token.ct_eq(&presented).into();
-            found.or(equal.then_some(name.as_str()))
+            found.or(equal.then_some((name, *scopes)))
+        });
+        found.map(|(name, scopes)| Caller {
+            name: name.clone(),
+            scopes,
         })
     }
 }
@@ -458,7 +491,11 @@ fn digest(token: &str) -> [u8; 32] {
 impl fmt::Debug for ApiTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.0.iter().map(|(name, _)| format!("{name}=[REDACTED]")))
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(name, _, scopes)| format!("{name}=[REDACTED] ({scopes:?})")),
+            )
             .finish()
     }
 }
@@ -587,10 +624,16 @@ mod tests {
     fn api_tokens_are_named_matched_and_never_printed() {
         let config = config(&[("PDM_API_TOKENS", "catalyst=s3cr3t-a, s3cr3t-b")]).unwrap();
         let tokens = &config.api_tokens;
-        assert_eq!(tokens.name_of("s3cr3t-a"), Some("catalyst"));
-        assert_eq!(tokens.name_of("s3cr3t-b"), Some("token2"));
-        assert_eq!(tokens.name_of("s3cr3t"), None);
-        assert_eq!(tokens.name_of(""), None);
+        assert_eq!(
+            tokens.caller_of("s3cr3t-a").map(|c| c.name),
+            Some("catalyst".to_owned())
+        );
+        assert_eq!(
+            tokens.caller_of("s3cr3t-b").map(|c| c.name),
+            Some("token2".to_owned())
+        );
+        assert_eq!(tokens.caller_of("s3cr3t").map(|c| c.name), None);
+        assert_eq!(tokens.caller_of("").map(|c| c.name), None);
         let printed = format!("{config:?}");
         assert!(!printed.contains("s3cr3t"), "{printed}");
         assert!(printed.contains("catalyst=[REDACTED]"), "{printed}");
@@ -627,11 +670,20 @@ mod tests {
         }
         let config = config(&[("PDM_API_TOKENS", "catalyst=c2VjcmV0LXRva2Vu==")]).unwrap();
         assert_eq!(
-            config.api_tokens.name_of("c2VjcmV0LXRva2Vu=="),
-            Some("catalyst")
+            config
+                .api_tokens
+                .caller_of("c2VjcmV0LXRva2Vu==")
+                .map(|c| c.name),
+            Some("catalyst".to_owned())
         );
-        assert_eq!(config.api_tokens.name_of("="), None);
-        assert_eq!(config.api_tokens.name_of("c2VjcmV0LXRva2Vu"), None);
+        assert_eq!(config.api_tokens.caller_of("=").map(|c| c.name), None);
+        assert_eq!(
+            config
+                .api_tokens
+                .caller_of("c2VjcmV0LXRva2Vu")
+                .map(|c| c.name),
+            None
+        );
     }
 
     #[test]

@@ -33,6 +33,12 @@ pub enum Error {
     Unauthorized,
     #[error("the credentials are not accepted")]
     InvalidToken,
+    /// Accepted credentials without the scope the route needs.
+    #[error("these credentials lack the scope {0}")]
+    InsufficientScope(crate::scope::Scope),
+    /// An `allocate` credential asked to change an allocation another credential reserved.
+    #[error("the allocation belongs to another credential")]
+    NotOwner,
     #[error("{0}")]
     NoRoute(String),
     /// The FQDN is under no pool PDM manages (a bring-your-own sovereign: nothing to release).
@@ -96,6 +102,8 @@ impl Error {
             Self::Expired => "expired",
             Self::Unauthorized => "unauthorized",
             Self::InvalidToken => "unauthorized",
+            Self::InsufficientScope(_) => "insufficient-scope",
+            Self::NotOwner => "not-owner",
             Self::NoRoute(_) => "not-found",
             Self::NotManaged(_) => "not-managed",
             Self::ConfirmationRequired => "confirmation-required",

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod registrar;
 pub mod resolver;
+pub mod scope;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -128,6 +128,14 @@ impl Drift {
     }
 }
 
+/// `not-owner` when `actor` may change only its own allocations and `held` is another's.
+fn refuse_other_owners(held: &Allocation, actor: &Actor) -> Result<(), Error> {
+    match actor.owner_required() {
+        Some(owner) if held.owner.as_deref() != Some(owner) => Err(Error::NotOwner),
+        _ => Ok(()),
+    }
+}
+
 /// The resolver of the force-release gate: `PDM_RESOLVER`'s servers, else the host's. One
 /// that cannot be built answers every question with its failure, so no gate ever passes.
 fn resolver_of(config: &Config) -> Arc<dyn Resolver> {
@@ -402,7 +410,7 @@ impl Pdm {
         let allocation = match self.store.activate(pool, sub, &activation, actor).await? {
             Some(activated) => activated,
             None => {
-                self.explain_failed_activation(pool, sub, &activation)
+                self.explain_failed_activation(pool, sub, &activation, actor)
                     .await?
             }
         };
@@ -448,6 +456,7 @@ impl Pdm {
         pool: &PoolDomain,
         sub: &Subdomain,
         activation: &Activation<'_>,
+        actor: &Actor,
     ) -> Result<Allocation, Error> {
         // Records PDM did not write are the first reason, as check gives it.
         if let Some(conflict) = self.zones.foreign_conflict(pool, sub).await? {
@@ -459,6 +468,7 @@ impl Pdm {
             .await?
             .filter(|held| held.releasing_since.is_none())
             .ok_or(Error::NotFound)?;
+        refuse_other_owners(&held, actor)?;
         let same_token = Some(held.reservation_token) == activation.token;
         match held.state {
             State::Active
@@ -507,6 +517,9 @@ impl Pdm {
                 Some(Release::Releasing(row)) => break *row,
                 None => match self.store.find(pool, sub).await? {
                     None => return Err(Error::NotFound),
+                    Some(held) if refuse_other_owners(&held, actor).is_err() => {
+                        return Err(Error::NotOwner);
+                    }
                     Some(held) if token.is_some_and(|t| t != held.reservation_token) => {
                         return Err(Error::TokenMismatch);
                     }

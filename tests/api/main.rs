@@ -60,6 +60,7 @@ mod registrars;
 mod release;
 mod reserve;
 mod routing;
+mod scopes;
 mod secrets;
 mod store;
 mod sweeper;

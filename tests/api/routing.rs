@@ -197,8 +197,8 @@ contract_test!(
                 "registrar-set-ns",
                 "registrar-set-dns",
             ];
-            assert_eq!(guarded.contains(&route.name), route.guard == Guard::Bearer);
-            if route.guard == Guard::Bearer {
+            assert_eq!(guarded.contains(&route.name), route.guard != Guard::Open);
+            if route.guard != Guard::Open {
                 assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{route:?}");
                 assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{route:?}");
                 let passed = right.error() != "unauthorized";

@@ -77,6 +77,7 @@ fn actor() -> Actor {
         name: "tests".to_owned(),
         request_id: Some("req-1".to_owned()),
         reason: None,
+        caller: None,
     }
 }
 

@@ -80,7 +80,15 @@ fn started(
 ) -> Result<(Config, Arc<Ctx>), ExitCode> {
     pdm_core::telemetry::init(&config.log_level, config.log_format);
     if config.api_tokens.is_empty() {
-        tracing::warn!("PDM_API_TOKENS is not set: reserve, commit, release and list are OPEN");
+        let open: Vec<&str> = pdm_core::http::ROUTES
+            .iter()
+            .filter(|route| route.guard != pdm_core::http::Guard::Open)
+            .map(|route| route.name)
+            .collect();
+        tracing::warn!(
+            "PDM_API_TOKENS is not set: every route is OPEN to anyone who reaches it: {}",
+            open.join(", ")
+        );
     }
     match build(&config) {
         Ok(ctx) => Ok((config, ctx)),

@@ -10,9 +10,26 @@ use http::{HeaderMap, header};
 
 use crate::Error;
 use crate::config::ApiTokens;
+use crate::scope::{Caller, Scope};
 
-/// The caller's name when its credentials are accepted; `None` when no tokens are configured.
-pub fn authorize(tokens: &ApiTokens, headers: &HeaderMap) -> Result<Option<String>, Error> {
+/// The caller when its credentials are accepted and hold `needed`; `None` when no
+/// credentials are configured (PDM is open). 403 `insufficient-scope` without the scope.
+pub fn authorize(
+    tokens: &ApiTokens,
+    headers: &HeaderMap,
+    needed: Scope,
+) -> Result<Option<Caller>, Error> {
+    let Some(caller) = authenticate(tokens, headers)? else {
+        return Ok(None);
+    };
+    if !caller.scopes.allow(needed) {
+        return Err(Error::InsufficientScope(needed));
+    }
+    Ok(Some(caller))
+}
+
+/// The caller whose credentials are presented; `None` when no credentials are configured.
+fn authenticate(tokens: &ApiTokens, headers: &HeaderMap) -> Result<Option<Caller>, Error> {
     if tokens.is_empty() {
         return Ok(None);
     }
@@ -22,25 +39,27 @@ pub fn authorize(tokens: &ApiTokens, headers: &HeaderMap) -> Result<Option<Strin
         .and_then(|value| value.trim().split_once(' '))
         .ok_or(Error::Unauthorized)?;
     let credentials = credentials.trim();
-    let name = if scheme.eq_ignore_ascii_case("bearer") {
-        tokens.name_of(credentials)
+    let caller = if scheme.eq_ignore_ascii_case("bearer") {
+        tokens.caller_of(credentials)
     } else if scheme.eq_ignore_ascii_case("basic") {
         basic(tokens, credentials)
     } else {
         return Err(Error::Unauthorized);
     };
-    let name = name.ok_or(Error::InvalidToken)?;
-    tracing::debug!(caller = name, "authorized");
-    Ok(Some(name.to_owned()))
+    let caller = caller.ok_or(Error::InvalidToken)?;
+    tracing::debug!(caller = caller.name, "authorized");
+    Ok(Some(caller))
 }
 
 /// The entry named by the user whose token is the password; `None` for anything else,
 /// including a value that is not base64 of UTF-8 `user:password`.
-fn basic<'t>(tokens: &'t ApiTokens, credentials: &str) -> Option<&'t str> {
+fn basic(tokens: &ApiTokens, credentials: &str) -> Option<Caller> {
     let decoded = STANDARD.decode(credentials).ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (user, password) = decoded.split_once(':')?;
-    tokens.name_of(password).filter(|name| *name == user)
+    tokens
+        .caller_of(password)
+        .filter(|caller| caller.name == user)
 }
 
 #[cfg(test)]
@@ -65,7 +84,11 @@ mod tests {
     #[test]
     fn bearer_and_basic_name_the_same_entry() {
         let tokens = ApiTokens::parse("catalyst=s3cret==,ops=other").unwrap();
-        let named = |h: &str| authorize(&tokens, &with(h)).map_err(|e| e.code());
+        let named = |h: &str| {
+            authorize(&tokens, &with(h), Scope::Read)
+                .map(|caller| caller.map(|c| c.name))
+                .map_err(|e| e.code())
+        };
         assert_eq!(named("Bearer s3cret=="), Ok(Some("catalyst".to_owned())));
         assert_eq!(
             named(&basic_of("catalyst:s3cret==")),
@@ -83,15 +106,15 @@ mod tests {
             "Basic %%%not-base64".to_owned(),
             "Basic".to_owned(),
         ] {
-            let error = authorize(&tokens, &with(&refused)).unwrap_err();
+            let error = authorize(&tokens, &with(&refused), Scope::Read).unwrap_err();
             assert_eq!(error.status(), http::StatusCode::UNAUTHORIZED, "{refused}");
         }
         assert!(matches!(
-            authorize(&tokens, &HeaderMap::new()),
+            authorize(&tokens, &HeaderMap::new(), Scope::Read),
             Err(Error::Unauthorized)
         ));
         assert!(matches!(
-            authorize(&tokens, &with("Digest abc")),
+            authorize(&tokens, &with("Digest abc"), Scope::Read),
             Err(Error::Unauthorized)
         ));
     }
@@ -99,9 +122,19 @@ mod tests {
     #[test]
     fn a_password_holding_colons_is_read_whole() {
         let tokens = ApiTokens::parse("svc=a:b:c").unwrap();
-        assert_eq!(
-            authorize(&tokens, &with(&basic_of("svc:a:b:c"))).unwrap(),
-            Some("svc".to_owned())
-        );
+        let caller = authorize(&tokens, &with(&basic_of("svc:a:b:c")), Scope::Read).unwrap();
+        assert_eq!(caller.map(|c| c.name), Some("svc".to_owned()));
+    }
+
+    #[test]
+    fn a_credential_without_the_routes_scope_is_403_naming_it() {
+        let tokens = ApiTokens::parse("catalyst=a,ops=b")
+            .unwrap()
+            .with_scopes("ops=operate")
+            .unwrap();
+        let refused = authorize(&tokens, &with("Bearer a"), Scope::Operate).unwrap_err();
+        assert_eq!(refused.code(), "insufficient-scope");
+        assert!(authorize(&tokens, &with("Bearer a"), Scope::Allocate).is_ok());
+        assert!(authorize(&tokens, &with("Bearer b"), Scope::Operate).is_ok());
     }
 }

@@ -22,7 +22,9 @@ impl Error {
             Self::Conflict | Self::PoolFull(_) | Self::DnsConflict(_) | Self::AlreadyActive => {
                 StatusCode::CONFLICT
             }
-            Self::TokenMismatch => StatusCode::FORBIDDEN,
+            Self::TokenMismatch | Self::InsufficientScope(_) | Self::NotOwner => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound | Self::NoRoute(_) | Self::NotManaged(_) => StatusCode::NOT_FOUND,
             Self::ConfirmationRequired => StatusCode::UNAUTHORIZED,
             Self::GraceNotElapsed(_) | Self::StillResolves(_) | Self::LivenessUnknown(_) => {
@@ -120,6 +122,14 @@ pub fn error(error: &Error) -> HttpResponse {
                     r#"Bearer realm="pdm", error="invalid_token", Basic realm="pdm""#,
                 ),
             );
+        }
+        // RFC 6750 §3.1: the token is fine, the scope is not.
+        Error::InsufficientScope(scope) => {
+            let challenge =
+                format!(r#"Bearer realm="pdm", error="insufficient_scope", scope="{scope}""#);
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                headers.insert(header::WWW_AUTHENTICATE, value);
+            }
         }
         Error::Unavailable(..) | Error::Overloaded | Error::Timeout(_) => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -89,7 +89,9 @@ impl Router {
         request: Request<RequestBody>,
     ) -> Result<HttpResponse, Error> {
         let caller = match route.guard {
-            Guard::Bearer => auth::authorize(&self.ctx.api_tokens, request.headers())?,
+            Guard::Scoped(needed) => {
+                auth::authorize(&self.ctx.api_tokens, request.headers(), needed)?
+            }
             Guard::Open => None,
         };
         let (parts, body) = request.into_parts();

@@ -8,6 +8,7 @@ use http::Method;
 use super::handlers::{self, Call};
 use super::response::HttpResponse;
 use crate::Error;
+use crate::scope::Scope;
 
 /// An endpoint's handler: parses the call into domain types and asks the core.
 pub type Handler = fn(Call) -> BoxFuture<'static, Result<HttpResponse, Error>>;
@@ -16,8 +17,8 @@ pub type Handler = fn(Call) -> BoxFuture<'static, Result<HttpResponse, Error>>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guard {
     Open,
-    /// A bearer token from `PDM_API_TOKENS`, when any is configured.
-    Bearer,
+    /// Credentials holding this scope, when any are configured.
+    Scoped(Scope),
 }
 
 /// One row of the table.
@@ -103,7 +104,7 @@ pub static ROUTES: [Route; 19] = [
         "reserve",
         Method::POST,
         "/api/v1/pool/{domain}/reserve",
-        Guard::Bearer,
+        Guard::Scoped(Scope::Allocate),
         "pdm-reserve",
         |call| Box::pin(handlers::reserve::handle(call)),
     ),
@@ -111,7 +112,7 @@ pub static ROUTES: [Route; 19] = [
         "commit",
         Method::POST,
         "/api/v1/pool/{domain}/commit",
-        Guard::Bearer,
+        Guard::Scoped(Scope::Allocate),
         "pdm-commit",
         |call| Box::pin(handlers::commit::handle(call)),
     ),
@@ -119,7 +120,7 @@ pub static ROUTES: [Route; 19] = [
         "release",
         Method::DELETE,
         "/api/v1/pool/{domain}/release",
-        Guard::Bearer,
+        Guard::Scoped(Scope::Allocate),
         "pdm-release",
         |call| Box::pin(handlers::release::handle(call)),
     ),
@@ -127,7 +128,7 @@ pub static ROUTES: [Route; 19] = [
         "release-fqdn",
         Method::POST,
         "/api/v1/release",
-        Guard::Bearer,
+        Guard::Scoped(Scope::Allocate),
         "pdm-release",
         |call| Box::pin(handlers::decommission::release(call)),
     ),
@@ -135,7 +136,7 @@ pub static ROUTES: [Route; 19] = [
         "force-release",
         Method::POST,
         "/api/v1/force-release",
-        Guard::Bearer,
+        Guard::Scoped(Scope::Operate),
         "pdm-release",
         |call| Box::pin(handlers::decommission::force_release(call)),
     ),
@@ -143,7 +144,7 @@ pub static ROUTES: [Route; 19] = [
         "list",
         Method::GET,
         "/api/v1/pool/{domain}/list",
-        Guard::Bearer,
+        Guard::Scoped(Scope::Read),
         "pdm-list",
         |call| Box::pin(handlers::list::handle(call)),
     ),
@@ -151,7 +152,7 @@ pub static ROUTES: [Route; 19] = [
         "allocation",
         Method::GET,
         "/api/v1/pool/{domain}/allocation",
-        Guard::Bearer,
+        Guard::Scoped(Scope::Read),
         // The pool's reads share one function.
         "pdm-list",
         |call| Box::pin(handlers::allocation::handle(call)),
@@ -160,7 +161,7 @@ pub static ROUTES: [Route; 19] = [
         "history",
         Method::GET,
         "/api/v1/pool/{domain}/history",
-        Guard::Bearer,
+        Guard::Scoped(Scope::Read),
         "pdm-history",
         |call| Box::pin(handlers::history::handle(call)),
     ),
@@ -184,7 +185,7 @@ pub static ROUTES: [Route; 19] = [
         "registrar-validate",
         Method::POST,
         "/api/v1/registrar/{registrar}/validate",
-        Guard::Bearer,
+        Guard::Scoped(Scope::Registrar),
         "pdm-registrar",
         |call| Box::pin(handlers::registrar::validate(call)),
     ),
@@ -192,7 +193,7 @@ pub static ROUTES: [Route; 19] = [
         "registrar-set-ns",
         Method::POST,
         "/api/v1/registrar/{registrar}/set-ns",
-        Guard::Bearer,
+        Guard::Scoped(Scope::Registrar),
         "pdm-registrar",
         |call| Box::pin(handlers::registrar::set_ns(call)),
     ),
@@ -200,7 +201,7 @@ pub static ROUTES: [Route; 19] = [
         "registrar-set-dns",
         Method::POST,
         "/api/v1/registrar/{registrar}/set-dns",
-        Guard::Bearer,
+        Guard::Scoped(Scope::Registrar),
         "pdm-registrar",
         |call| Box::pin(handlers::registrar::set_dns(call)),
     ),

@@ -133,6 +133,9 @@ pub struct AllocationBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reservation_token: Option<Uuid>,
     pub created_by: &'a str,
+    /// The credential that reserved it (absent when PDM was open).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<&'a str>,
     /// Set once release was asked for: the name stays taken until its records are gone.
     #[serde(
         with = "time::serde::rfc3339::option",
@@ -175,6 +178,7 @@ impl<'a> AllocationBody<'a> {
             console_load_balancer_ip: allocation.console_load_balancer_ip.as_deref(),
             reservation_token: None,
             created_by: &allocation.created_by,
+            owner: allocation.owner.as_deref(),
             releasing_since: allocation.releasing_since,
             dns: DnsBody {
                 state: allocation.dns_state,

@@ -208,6 +208,8 @@ pub struct Allocation {
     pub dns_hosts: Option<Vec<String>>,
     /// Set once release was asked for; the row goes when its records are gone.
     pub releasing_since: Option<OffsetDateTime>,
+    /// The credential that reserved it; `None` when PDM was open.
+    pub owner: Option<String>,
     /// Why the owed change failed last, classified by PDM (never the provider's text).
     pub dns_last_error: Option<String>,
     /// The isolated console gateway's address, when the commit gave one.
@@ -225,6 +227,9 @@ pub struct Actor {
     /// Why, when the caller must say (an operator's force-release): the detail of the
     /// release's event.
     pub reason: Option<String>,
+    /// The credential behind the request, when PDM has credentials: it owns what it
+    /// reserves, and without `operate` may change only that.
+    pub caller: Option<crate::scope::Caller>,
 }
 
 impl Actor {
@@ -234,7 +239,20 @@ impl Actor {
             name: name.to_owned(),
             request_id: None,
             reason: None,
+            caller: None,
         }
+    }
+
+    /// The credential that owns what this actor reserves.
+    pub fn owner(&self) -> Option<&str> {
+        self.caller.as_ref().map(|caller| caller.name.as_str())
+    }
+
+    /// The owner an allocation must have for this actor to change it (`None`: any).
+    pub fn owner_required(&self) -> Option<&str> {
+        self.caller
+            .as_ref()
+            .and_then(crate::scope::Caller::owner_required)
     }
 
     /// The same caller, saying why.

@@ -151,6 +151,7 @@ impl Store for PgStore {
             .bind(activation.refuse_foreign)
             .bind(activation.console.map(|(ip, _)| ip))
             .bind(activation.console.map(|(_, hosts)| hosts))
+            .bind(actor.owner_required())
             .fetch_optional(&self.pool)
             .await
     }
@@ -189,6 +190,7 @@ impl Store for PgStore {
             .bind(&actor.name)
             .bind(&actor.request_id)
             .bind(&actor.reason)
+            .bind(actor.owner_required())
             .fetch_optional(&self.pool)
             .await?;
         Ok(released.map(Released::into_release))
@@ -511,6 +513,7 @@ fn reserve_statement<'q>(
         .bind(&actor.name)
         .bind(&actor.request_id)
         .bind(terms.refuse_foreign)
+        .bind(actor.owner())
 }
 
 type CountQuery<'q> =

@@ -54,6 +54,7 @@ impl<'r> FromRow<'r, SqliteRow> for Stored {
             dns_last_error: row.try_get("dns_last_error")?,
             console_load_balancer_ip: row.try_get("console_load_balancer_ip")?,
             console_hosts: hosts("console_hosts")?,
+            owner: row.try_get("owner")?,
         }))
     }
 }
@@ -190,6 +191,7 @@ async fn reserve_logged(
             .bind(Uuid::new_v4())
             .bind(terms.created_by)
             .bind(terms.refuse_foreign)
+            .bind(actor.owner())
             .fetch_optional(&mut *tx)
             .await?,
     );
@@ -288,7 +290,8 @@ impl Store for SqliteStore {
             .bind(activation.lease.as_secs_f64())
             .bind(activation.refuse_foreign)
             .bind(activation.console.map(|(ip, _)| ip))
-            .bind(console_hosts);
+            .bind(console_hosts)
+            .bind(actor.owner_required());
         let detail = Some(activation.load_balancer_ip);
         self.change_logged(statement, "committed", actor, detail)
             .await
@@ -307,6 +310,7 @@ impl Store for SqliteStore {
             .bind(pool.as_str())
             .bind(sub.as_str())
             .bind(token)
+            .bind(actor.owner_required())
             .fetch_optional(&mut *tx)
             .await?;
         let released = match unwrap(freed) {
@@ -317,6 +321,7 @@ impl Store for SqliteStore {
                     .bind(sub.as_str())
                     .bind(token)
                     .bind(lease.as_secs_f64())
+                    .bind(actor.owner_required())
                     .fetch_optional(&mut *tx)
                     .await?,
             )

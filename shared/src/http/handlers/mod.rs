@@ -25,6 +25,7 @@ use http::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use crate::domain::PoolDomain;
+use crate::scope::Caller;
 use crate::store::Actor;
 use crate::{Ctx, Error, Pdm};
 
@@ -37,8 +38,8 @@ pub struct Call {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
-    /// The bearer token's name, when the route is guarded and tokens are configured.
-    pub caller: Option<String>,
+    /// Who presented credentials, when the route is guarded and credentials are configured.
+    pub caller: Option<Caller>,
     pub request_id: String,
 }
 
@@ -63,13 +64,15 @@ impl Call {
     pub fn actor(&self, claimed: &str) -> Actor {
         let name = self
             .caller
-            .clone()
+            .as_ref()
+            .map(|caller| caller.name.clone())
             .or_else(|| (!claimed.is_empty()).then(|| claimed.to_owned()))
             .unwrap_or_else(|| "anonymous".to_owned());
         Actor {
             name,
             request_id: Some(self.request_id.clone()),
             reason: None,
+            caller: self.caller.clone(),
         }
     }
 

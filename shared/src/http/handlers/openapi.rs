@@ -30,13 +30,22 @@ pub fn document(domains: &ManagedDomains, tokens: &ApiTokens, registrars: &[&str
         schema["not"] = json!({ "pattern": reserved_pattern() });
     }
     if !tokens.is_empty() {
-        for route in ROUTES.iter().filter(|route| route.guard == Guard::Bearer) {
+        for route in &ROUTES {
+            let Guard::Scoped(scope) = route.guard else {
+                continue;
+            };
             let method = route.method.as_str().to_ascii_lowercase();
             if let Some(operation) = spec
                 .get_mut("paths")
                 .and_then(|paths| paths.get_mut(route.path)?.get_mut(method.as_str()))
             {
                 operation["security"] = json!([{ "bearer": [] }, { "basic": [] }]);
+                operation["x-required-scope"] = json!(scope.as_str());
+                // Credentials without the scope: 403 `insufficient-scope`.
+                if operation["responses"].get("403").is_none() {
+                    operation["responses"]["403"] =
+                        json!({ "$ref": "#/components/responses/Error" });
+                }
             }
         }
     }

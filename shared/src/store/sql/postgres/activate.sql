@@ -7,6 +7,8 @@ with changed as (
         dns_retry_at = now() + $7
     where pool_domain = $1 and subdomain = $2
       and state = 'reserved' and reservation_token = $3 and expires_at > now()
+      -- An `allocate` credential commits only what it reserved.
+      and ($13::text is null or owner = $13)
       -- With $10, not where records PDM did not write stand at its names (see reserve.sql).
       and not ($10 and exists (
           select from zone_foreign_records where pool_domain = $1 and label = $2))
@@ -14,7 +16,7 @@ with changed as (
         load_balancer_ip, reservation_token, created_by,
         (state = 'reserved' and expires_at <= now()) as lapsed,
         dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since,
-        dns_last_error, console_load_balancer_ip, console_hosts),
+        dns_last_error, console_load_balancer_ip, console_hosts, owner),
 logged as (
     insert into allocation_events
         (pool_domain, subdomain, event, actor, request_id, detail)

@@ -1,10 +1,10 @@
 with changed as (
     insert into pool_allocations as held
         (pool_domain, subdomain, state, reserved_at, expires_at, reservation_token,
-         created_by)
+         created_by, owner)
     -- With $8, not where records PDM did not write stand at the sovereign's names, as last
     -- seen: one statement, so a reserve costs one round trip.
-    select $1, $2, 'reserved', now(), now() + $3, $4, $5
+    select $1, $2, 'reserved', now(), now() + $3, $4, $5, $9
     where not ($8 and exists (
         select from zone_foreign_records where pool_domain = $1 and label = $2))
     on conflict (pool_domain, subdomain) do update
@@ -17,6 +17,7 @@ with changed as (
         console_hosts = null,
         reservation_token = excluded.reservation_token,
         created_by = excluded.created_by,
+        owner = excluded.owner,
         dns_state = 'synced', dns_version = held.dns_version + 1, dns_attempts = 0,
         dns_last_error = null, dns_retry_at = null, dns_hosts = null,
         releasing_since = null
@@ -25,7 +26,7 @@ with changed as (
         load_balancer_ip, reservation_token, created_by,
         (state = 'reserved' and expires_at <= now()) as lapsed,
         dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since,
-        dns_last_error, console_load_balancer_ip, console_hosts,
+        dns_last_error, console_load_balancer_ip, console_hosts, owner,
         -- xmax is 0 on a fresh insert and set on a takeover (the conflict's update).
         held.xmax <> 0 as took_over),
 logged as (

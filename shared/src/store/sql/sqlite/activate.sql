@@ -6,6 +6,7 @@ set state = 'active', expires_at = null, sovereign_fqdn = ?4,
     dns_retry_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', (?7) || ' seconds')
 where pool_domain = ?1 and subdomain = ?2
   and state = 'reserved' and reservation_token = ?3 and expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+  and (?11 is null or owner = ?11)
   -- With ?8, not where records PDM did not write stand at its names (see PostgreSQL's).
   and not (?8 and exists (
       select 1 from zone_foreign_records where pool_domain = ?1 and label = ?2))
@@ -13,4 +14,4 @@ returning pool_domain, subdomain, state, reserved_at, expires_at, sovereign_fqdn
     load_balancer_ip, reservation_token, created_by,
     (state = 'reserved' and expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) as lapsed,
     dns_state, dns_version, dns_attempts, dns_retry_at, dns_hosts, releasing_since,
-    dns_last_error, console_load_balancer_ip, console_hosts
+    dns_last_error, console_load_balancer_ip, console_hosts, owner

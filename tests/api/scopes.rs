@@ -1,0 +1,135 @@
+//! Least privilege: every guarded route of the table needs its scope, and an `allocate`
+//! credential changes only what it reserved. Generated from the route table, so a new route
+//! cannot forget its scope.
+
+use http::{Method, StatusCode, header};
+use pdm_core::http::{Guard, ROUTES};
+use pdm_core::scope::{Scope, Scopes};
+use pdm_tests::{LB_IP, POOL, Reply, TestApp, raw_request};
+use serde_json::{Value, json};
+
+/// One credential per scope: its name, its token.
+const CREDENTIALS: [(&str, &str, Scope); 4] = [
+    ("reader", "t-read", Scope::Read),
+    ("sov1", "t-allocate", Scope::Allocate),
+    ("byo", "t-registrar", Scope::Registrar),
+    ("ops", "t-operate", Scope::Operate),
+];
+
+async fn send(app: &TestApp, method: Method, uri: &str, body: &Value, token: &str) -> Reply {
+    let bearer = format!("Bearer {token}");
+    let headers = [
+        (header::CONTENT_TYPE, "application/json"),
+        (header::AUTHORIZATION, bearer.as_str()),
+    ];
+    app.send(raw_request(method, uri, &body.to_string(), &headers))
+        .await
+}
+
+contract_test!(
+    every_guarded_route_needs_its_scope,
+    [
+        "PDM_API_TOKENS" = "reader=t-read,sov1=t-allocate,byo=t-registrar,ops=t-operate",
+        "PDM_API_SCOPES" = "reader=read,sov1=allocate,byo=registrar,ops=operate",
+    ],
+    |app| {
+        let body = json!({"subdomain": "a1", "reservationToken": "x", "loadBalancerIP": "not-an-ip",
+                          "sovereignFQDN": "a1.omani.works", "domain": "x.example", "token": "t"});
+        for route in &ROUTES {
+            let Guard::Scoped(needed) = route.guard else {
+                continue;
+            };
+            let uri = route
+                .path
+                .replace("{domain}", POOL)
+                .replace("{registrar}", "godaddy")
+                + "?sub=a1";
+            for (name, token, held) in CREDENTIALS {
+                let reply = send(&app, route.method.clone(), &uri, &body, token).await;
+                let allowed = Scopes::parse(held.as_str()).unwrap().allow(needed);
+                let refused = reply.error() == "insufficient-scope";
+                assert_eq!(refused, !allowed, "{name} on {route:?}: {:?}", reply.body);
+                assert_ne!(reply.error(), "unauthorized", "{name} on {route:?}");
+                if refused {
+                    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+                    let challenge = reply.headers[header::WWW_AUTHENTICATE].to_str().unwrap();
+                    assert!(
+                        challenge.contains(r#"error="insufficient_scope""#),
+                        "{challenge}"
+                    );
+                    assert!(
+                        challenge.contains(&format!(r#"scope="{needed}""#)),
+                        "{challenge}"
+                    );
+                }
+            }
+        }
+    }
+);
+
+async fn commit(app: &TestApp, sub: &str, reserved: &Reply, credential: &str) -> Reply {
+    let token = reserved.body["reservationToken"]
+        .as_str()
+        .unwrap_or_default();
+    let body = json!({"subdomain": sub, "reservationToken": token, "loadBalancerIP": LB_IP});
+    let uri = format!("/api/v1/pool/{POOL}/commit");
+    send(app, Method::POST, &uri, &body, credential).await
+}
+
+async fn release(app: &TestApp, sub: &str, credential: &str) -> Reply {
+    let uri = format!("/api/v1/pool/{POOL}/release");
+    send(
+        app,
+        Method::DELETE,
+        &uri,
+        &json!({ "subdomain": sub }),
+        credential,
+    )
+    .await
+}
+
+async fn reserve(app: &TestApp, sub: &str, credential: &str) -> Reply {
+    let uri = format!("/api/v1/pool/{POOL}/reserve");
+    send(
+        app,
+        Method::POST,
+        &uri,
+        &json!({ "subdomain": sub }),
+        credential,
+    )
+    .await
+}
+
+contract_test!(
+    an_allocate_credential_changes_only_what_it_reserved,
+    [
+        "PDM_API_TOKENS" = "sov1=t-one,sov2=t-two,ops=t-ops",
+        "PDM_API_SCOPES" = "sov1=allocate,sov2=allocate,ops=operate",
+    ],
+    |app| {
+        // Arrange: sov1 reserves two names.
+        let acme = reserve(&app, "acme", "t-one").await;
+        reserve(&app, "beta", "t-one").await;
+
+        // Act
+        let stolen_commit = commit(&app, "acme", &acme, "t-two").await;
+        let stolen_release = release(&app, "beta", "t-two").await;
+        let own_commit = commit(&app, "acme", &acme, "t-one").await;
+        let operator_release = release(&app, "beta", "t-ops").await;
+        let own_release = release(&app, "acme", "t-one").await;
+
+        // Assert
+        assert_eq!(acme.body["owner"], "sov1", "{:?}", acme.body);
+        stolen_commit.assert_refused(StatusCode::FORBIDDEN, "not-owner");
+        stolen_release.assert_refused(StatusCode::FORBIDDEN, "not-owner");
+        assert_eq!(own_commit.status, StatusCode::OK, "{:?}", own_commit.body);
+        assert_eq!(own_commit.body["owner"], "sov1");
+        assert_eq!(
+            operator_release.status,
+            StatusCode::OK,
+            "{:?}",
+            operator_release.body
+        );
+        assert_eq!(own_release.status, StatusCode::OK, "{:?}", own_release.body);
+    }
+);
