@@ -45,3 +45,23 @@ alter table allocation_events drop constraint if exists allocation_events_event_
 alter table allocation_events add constraint allocation_events_event_check check (event in (
     'reserved', 'taken-over', 'committed', 'release-requested', 'released',
     'expired', 'dns-synced', 'dns-failed', 'commit-refused'));
+
+-- An operator's switch that stops reservations under a pool during abuse; commits of existing
+-- reservations, releases and DNS go on. Every replica reads it from here.
+create table if not exists pool_freezes (
+    pool_domain text primary key,
+    reason      text not null,
+    frozen_by   text not null,
+    frozen_at   timestamptz not null default now()
+);
+
+-- Pool-wide audit events (a freeze and its end), beside each allocation's.
+create table if not exists pool_events (
+    id          bigserial primary key,
+    pool_domain text not null,
+    event       text not null check (event in ('frozen', 'unfrozen')),
+    actor       text not null,
+    request_id  text,
+    detail      text,
+    at          timestamptz not null default now()
+);

@@ -23,3 +23,21 @@ insert into allocation_events_new select * from allocation_events;
 drop table allocation_events;
 alter table allocation_events_new rename to allocation_events;
 create index allocation_events_by_name on allocation_events (pool_domain, subdomain, id);
+
+-- See PostgreSQL's 0007: the pool freeze and the pool's own audit events.
+create table pool_freezes (
+    pool_domain text primary key,
+    reason      text not null,
+    frozen_by   text not null,
+    frozen_at   text not null
+);
+
+create table pool_events (
+    id          integer primary key autoincrement,
+    pool_domain text not null,
+    event       text not null check (event in ('frozen', 'unfrozen')),
+    actor       text not null,
+    request_id  text,
+    detail      text,
+    at          text not null
+);

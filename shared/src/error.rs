@@ -18,6 +18,9 @@ pub enum Error {
     Conflict,
     #[error("{0}")]
     PoolFull(String),
+    /// An operator froze the pool: no reservation is taken under it now.
+    #[error("the pool is frozen: {0}")]
+    PoolFrozen(String),
     /// Records PDM did not write stand at the sovereign's host names.
     #[error("{0}")]
     DnsConflict(String),
@@ -64,7 +67,7 @@ pub enum Error {
     #[error("whether the sovereign is alive is unknown, the resolver failed: {0}")]
     LivenessUnknown(String),
     #[error("this path only answers {0}")]
-    MethodNotAllowed(http::Method),
+    MethodNotAllowed(String),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     /// The client did not send its body in time; it never took a slot meanwhile.
@@ -95,6 +98,7 @@ impl Error {
             Self::MissingLbIp(_) => "missing-lb-ip",
             Self::Conflict => "conflict",
             Self::PoolFull(_) => "pool-full",
+            Self::PoolFrozen(_) => "pool-frozen",
             Self::DnsConflict(_) => "dns-conflict",
             Self::TokenMismatch => "token-mismatch",
             Self::NotFound => "not-found",

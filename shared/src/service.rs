@@ -370,7 +370,12 @@ impl Pdm {
                 info!(expires_at = ?reserved.expires_at, "reserved");
                 return Ok(*reserved);
             }
-            Reservation::Held => Error::Conflict,
+            // The statement refuses a frozen pool as it refuses a held name; only then is the
+            // freeze read, to say which.
+            Reservation::Held => match self.store.freeze_of(pool).await? {
+                Some(freeze) => return Err(Error::PoolFrozen(freeze.reason)),
+                None => Error::Conflict,
+            },
             Reservation::Full => Error::PoolFull(format!(
                 "{pool} cannot take the {} records of another sovereign",
                 self.sovereign_hosts.len()
@@ -621,6 +626,42 @@ impl Pdm {
             Err(Error::TokenMismatch) => Err(Error::Conflict),
             released => released,
         }
+    }
+
+    /// Stops reservations under the pool (`reason` printable, at most 256 characters) until
+    /// [`Pdm::unfreeze`]; commits of existing reservations, releases and DNS go on.
+    pub async fn freeze(
+        &self,
+        pool: &PoolDomain,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<crate::store::Freeze, Error> {
+        if reason.trim().is_empty() {
+            return Err(Error::InvalidFormat(
+                "reason must say why the pool is frozen".to_owned(),
+            ));
+        }
+        crate::domain::printable_text("reason", reason)?;
+        let frozen = self.store.freeze(pool, reason.trim(), actor).await?;
+        warn!(%pool, reason, actor = actor.name, "pool frozen: no reservation is taken");
+        Ok(frozen)
+    }
+
+    /// Lifts the pool's freeze; whether it was frozen.
+    pub async fn unfreeze(&self, pool: &PoolDomain, actor: &Actor) -> Result<bool, Error> {
+        let lifted = self.store.unfreeze(pool, actor).await?;
+        if lifted {
+            info!(%pool, actor = actor.name, "pool unfrozen");
+        }
+        Ok(lifted)
+    }
+
+    /// The pool's freeze, when it is frozen.
+    pub async fn freeze_of(
+        &self,
+        pool: &PoolDomain,
+    ) -> Result<Option<crate::store::Freeze>, Error> {
+        Ok(self.store.freeze_of(pool).await?)
     }
 
     /// One page of the pool's live allocations, ordered by subdomain.

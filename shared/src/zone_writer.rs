@@ -462,6 +462,10 @@ impl ZoneWriter {
             Some(State::Reserved) if !seen.lapsed => {
                 Some(("reserved-state", format!("{fqdn} is held by a reservation")))
             }
+            _ if seen.frozen => {
+                let frozen = Error::PoolFrozen(format!("{pool} takes no reservation now"));
+                Some((frozen.code(), frozen.to_string()))
+            }
             _ if !seen.foreign.is_empty() && self.foreign == ForeignRecords::Refuse => {
                 let conflict = conflict_of(pool, sub, &seen.foreign);
                 Some((conflict.code(), conflict.to_string()))

@@ -300,3 +300,26 @@ async fn an_operator_can_force_release_only_past_the_grace(db: PgPool) {
     assert_eq!(forced.json()["freed"], fqdn.as_str());
     assert_eq!(row_count(&db).await, 0);
 }
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn an_operator_freezes_and_unfreezes_a_pool(db: PgPool) {
+    let fake = fake_pool().await;
+
+    let frozen = pdm(
+        &db,
+        &fake,
+        &["--json", "pool", "freeze", POOL, "--reason", "abuse"],
+    )
+    .await;
+    let refused = pdm(&db, &fake, &["reserve", POOL, "acme"]).await;
+    let lifted = pdm(&db, &fake, &["pool", "unfreeze", POOL]).await;
+    let reserved = pdm(&db, &fake, &["reserve", POOL, "acme"]).await;
+
+    assert_eq!(frozen.code, 0, "{}", frozen.stderr);
+    assert_eq!(frozen.json()["frozen"], true);
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("pool-frozen"), "{}", refused.stderr);
+    assert_eq!(lifted.code, 0, "{}", lifted.stderr);
+    assert!(lifted.stdout.contains("open"), "{}", lifted.stdout);
+    assert_eq!(reserved.code, 0, "{}", reserved.stderr);
+}

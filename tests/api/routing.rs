@@ -190,6 +190,8 @@ contract_test!(
                 "release",
                 "release-fqdn",
                 "force-release",
+                "freeze",
+                "unfreeze",
                 "list",
                 "allocation",
                 "history",

@@ -133,3 +133,52 @@ contract_test!(
         assert_eq!(own_release.status, StatusCode::OK, "{:?}", own_release.body);
     }
 );
+
+contract_test!(
+    a_frozen_pool_takes_no_reservation_and_everything_else_goes_on,
+    [
+        "PDM_API_TOKENS" = "sov1=t-one,ops=t-ops",
+        "PDM_API_SCOPES" = "sov1=allocate,ops=operate",
+    ],
+    |app| {
+        // Arrange: one reservation made before the freeze.
+        let held = reserve(&app, "acme", "t-one").await;
+        let freeze_uri = format!("/api/v1/pool/{POOL}/freeze");
+        let reason = json!({"reason": "abuse from 198.51.100.0/24; ticket OPS-7"});
+
+        // Act
+        let by_sovereign = send(&app, Method::POST, &freeze_uri, &reason, "t-one").await;
+        let frozen = send(&app, Method::POST, &freeze_uri, &reason, "t-ops").await;
+        let refused = reserve(&app, "beta", "t-one").await;
+        let check = app.check("beta").await;
+        let committed = commit(&app, "acme", &held, "t-one").await;
+        let released = release(&app, "acme", "t-one").await;
+        let lifted = send(&app, Method::DELETE, &freeze_uri, &json!({}), "t-ops").await;
+        let after = reserve(&app, "beta", "t-one").await;
+        let history: Vec<(String, String)> = sqlx::query_as(
+            "select event, actor from pool_events where pool_domain = $1 order by id",
+        )
+        .bind(POOL)
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+
+        // Assert
+        by_sovereign.assert_refused(StatusCode::FORBIDDEN, "insufficient-scope");
+        assert_eq!(frozen.status, StatusCode::OK, "{:?}", frozen.body);
+        assert_eq!(frozen.body["frozen"], true);
+        assert_eq!(frozen.body["frozenBy"], "ops");
+        refused.assert_refused(StatusCode::FORBIDDEN, "pool-frozen");
+        assert_eq!(check.body["available"], false);
+        assert_eq!(check.body["reason"], "pool-frozen");
+        assert_eq!(committed.status, StatusCode::OK, "{:?}", committed.body);
+        assert_eq!(released.status, StatusCode::OK, "{:?}", released.body);
+        assert_eq!(lifted.body["frozen"], false, "{:?}", lifted.body);
+        assert_eq!(after.status, StatusCode::CREATED, "{:?}", after.body);
+        let events: Vec<(&str, &str)> = history
+            .iter()
+            .map(|(event, actor)| (event.as_str(), actor.as_str()))
+            .collect();
+        assert_eq!(events, [("frozen", "ops"), ("unfrozen", "ops")]);
+    }
+);

@@ -919,3 +919,25 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    a_frozen_pool_refuses_reservations_until_it_is_lifted,
+    |store| {
+        let frozen = store.freeze(&pool(), "abuse", &actor()).await.unwrap();
+        let refused = reserve(store.as_ref(), "acme", TTL).await;
+        let seen = store.check_name(&pool(), &sub("acme"), 6).await.unwrap();
+        let lifted = store.unfreeze(&pool(), &actor()).await.unwrap();
+        let lifted_again = store.unfreeze(&pool(), &actor()).await.unwrap();
+        let made = reserve(store.as_ref(), "acme", TTL).await;
+
+        assert_eq!(
+            (frozen.reason.as_str(), frozen.frozen_by.as_str()),
+            ("abuse", "tests")
+        );
+        assert!(matches!(refused, Reservation::Held), "{refused:?}");
+        assert!(seen.frozen);
+        assert!(lifted && !lifted_again);
+        assert!(matches!(made, Reservation::Made(_)), "{made:?}");
+        assert_eq!(store.freeze_of(&pool()).await.unwrap(), None);
+    }
+);

@@ -230,7 +230,7 @@ impl Deployment {
         } else {
             method
         };
-        let function = routes::resolve(path)
+        let function = routes::resolve(method, path)
             .filter(|(route, _)| route.method == method)
             .and_then(|(route, _)| route.function)
             .unwrap_or(DEFAULT_ROUTE_FUNCTION);

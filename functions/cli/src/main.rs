@@ -86,6 +86,12 @@ enum Command {
         #[command(subcommand)]
         action: RegistrarAction,
     },
+    /// Stop or resume reservations under a pool (during abuse): commits of existing
+    /// reservations, releases and DNS go on.
+    Pool {
+        #[command(subcommand)]
+        action: PoolAction,
+    },
     /// A pool's live allocations.
     List {
         pool: String,
@@ -120,6 +126,19 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum PoolAction {
+    /// Refuse every reservation under the pool until it is unfrozen.
+    Freeze {
+        pool: String,
+        /// Why, for the audit trail.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Take reservations under the pool again.
+    Unfreeze { pool: String },
+}
+
+#[derive(Subcommand)]
 enum RegistrarAction {
     /// Confirm the token opens the account holding the domain (writes nothing).
     Validate { registrar: String, domain: String },
@@ -149,6 +168,38 @@ fn customer_token() -> Result<String, Error> {
         .read_line(&mut line)
         .map_err(|e| Error::InvalidFormat(format!("cannot read the token from stdin: {e}")))?;
     Ok(line.trim().to_owned())
+}
+
+async fn pool_freeze(
+    out: Output,
+    pdm: &pdm_core::Pdm,
+    action: &PoolAction,
+    actor: &Actor,
+) -> Result<ExitCode, Error> {
+    let body = match action {
+        PoolAction::Freeze { pool, reason } => {
+            let pool = pdm.domains().resolve(pool)?;
+            let frozen = pdm.freeze(&pool, reason, actor).await?;
+            serde_json::json!({"poolDomain": frozen.pool_domain, "frozen": true, "reason": frozen.reason})
+        }
+        PoolAction::Unfreeze { pool } => {
+            let pool = pdm.domains().resolve(pool)?;
+            pdm.unfreeze(&pool, actor).await?;
+            serde_json::json!({"poolDomain": pool.as_str(), "frozen": false})
+        }
+    };
+    out.print(&body, || {
+        let state = if body["frozen"] == true {
+            "frozen"
+        } else {
+            "open"
+        };
+        vec![vec![
+            body["poolDomain"].as_str().unwrap_or_default().to_owned(),
+            state.to_owned(),
+        ]]
+    });
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn registrar(out: Output, ctx: &Ctx, action: &RegistrarAction) -> Result<ExitCode, Error> {
@@ -302,6 +353,7 @@ async fn run(cli: &Cli, ctx: &Arc<Ctx>) -> Result<ExitCode, Error> {
             Ok(print_freed(out, &freed, sync))
         }
         Command::Registrar { action } => registrar(out, ctx, action).await,
+        Command::Pool { action } => pool_freeze(out, pdm, action, &actor).await,
         Command::ForceRelease {
             fqdn,
             reason,

@@ -22,9 +22,10 @@ impl Error {
             Self::Conflict | Self::PoolFull(_) | Self::DnsConflict(_) | Self::AlreadyActive => {
                 StatusCode::CONFLICT
             }
-            Self::TokenMismatch | Self::InsufficientScope(_) | Self::NotOwner => {
-                StatusCode::FORBIDDEN
-            }
+            Self::TokenMismatch
+            | Self::InsufficientScope(_)
+            | Self::NotOwner
+            | Self::PoolFrozen(_) => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NoRoute(_) | Self::NotManaged(_) => StatusCode::NOT_FOUND,
             Self::ConfirmationRequired => StatusCode::UNAUTHORIZED,
             Self::GraceNotElapsed(_) | Self::StillResolves(_) | Self::LivenessUnknown(_) => {

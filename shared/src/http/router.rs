@@ -62,12 +62,12 @@ impl Router {
     fn resolve(&self, request: &Request<RequestBody>) -> Result<(&'static Route, String), Error> {
         let path = request.uri().path();
         let no_route = || Error::NoRoute(format!("no route for {path}"));
-        let (route, raw_segment) = routes::resolve(path).ok_or_else(no_route)?;
+        let method = request.method();
+        let (route, raw_segment) = routes::resolve(method, path).ok_or_else(no_route)?;
         // A wrong method is 405 even on another function's path: behind API Gateway, the
         // health function takes every request no route matches (`$default`).
-        let method = request.method();
         if method != route.method && !(method == Method::HEAD && route.method == Method::GET) {
-            return Err(Error::MethodNotAllowed(route.method.clone()));
+            return Err(Error::MethodNotAllowed(routes::allowed_at(path)));
         }
         if !self
             .routes

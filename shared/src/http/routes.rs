@@ -74,7 +74,7 @@ const fn endpoint(
     }
 }
 
-pub static ROUTES: [Route; 19] = [
+pub static ROUTES: [Route; 21] = [
     probe("health", "/healthz", |call| {
         Box::pin(handlers::health::handle(call))
     }),
@@ -139,6 +139,23 @@ pub static ROUTES: [Route; 19] = [
         Guard::Scoped(Scope::Operate),
         "pdm-release",
         |call| Box::pin(handlers::decommission::force_release(call)),
+    ),
+    endpoint(
+        "freeze",
+        Method::POST,
+        "/api/v1/pool/{domain}/freeze",
+        Guard::Scoped(Scope::Operate),
+        // Freezing stops reservations: it lives with them.
+        "pdm-reserve",
+        |call| Box::pin(handlers::freeze::freeze(call)),
+    ),
+    endpoint(
+        "unfreeze",
+        Method::DELETE,
+        "/api/v1/pool/{domain}/freeze",
+        Guard::Scoped(Scope::Operate),
+        "pdm-reserve",
+        |call| Box::pin(handlers::freeze::unfreeze(call)),
     ),
     endpoint(
         "list",
@@ -216,11 +233,36 @@ pub static ROUTES: [Route; 19] = [
     },
 ];
 
-/// The route whose template matches `path`, and the segment its one parameter (`{domain}`
-/// or `{registrar}`) names, empty for routes without one. A trailing slash is ignored.
-pub fn resolve(path: &str) -> Option<(&'static Route, &str)> {
+/// The route for `method` (HEAD as GET) whose template matches `path`, else the first route
+/// at that path (whose method then answers 405), and the segment its one parameter
+/// (`{domain}` or `{registrar}`) names, empty for routes without one. A trailing slash is
+/// ignored.
+pub fn resolve<'p>(method: &Method, path: &'p str) -> Option<(&'static Route, &'p str)> {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    let mut at_path = at(path);
+    let first = at_path.next()?;
+    Some(
+        std::iter::once(first)
+            .chain(at_path)
+            .find(|(route, _)| route.method == method)
+            .unwrap_or(first),
+    )
+}
+
+/// The methods the routes at `path` answer, as `Allow` lists them.
+pub fn allowed_at(path: &str) -> String {
+    let methods: Vec<&str> = at(path).map(|(route, _)| route.method.as_str()).collect();
+    methods.join(", ")
+}
+
+/// Every route whose template matches `path`, with its parameter.
+fn at(path: &str) -> impl Iterator<Item = (&'static Route, &str)> {
     let path = path.strip_suffix('/').unwrap_or(path);
-    ROUTES.iter().find_map(|route| {
+    ROUTES.iter().filter_map(move |route| {
         let mut parameter = "";
         let mut given = path.split('/');
         for expected in route.path.split('/') {
@@ -265,14 +307,14 @@ mod tests {
                 .path
                 .replace("{domain}", "omani.works")
                 .replace("{registrar}", "godaddy");
-            let (found, parameter) = resolve(&path).unwrap();
+            let (found, parameter) = resolve(&route.method, &path).unwrap();
             assert_eq!(found.name, route.name);
             assert_eq!(parameter.is_empty(), !route.path.contains('{'));
             assert_eq!(ROUTES.iter().filter(|r| r.name == route.name).count(), 1);
         }
-        assert!(resolve("/api/v1/pool/omani.works/check/extra").is_none());
-        assert!(resolve("/api/v1/pool//check").is_none());
-        assert!(resolve("/healthz/").is_some());
+        assert!(resolve(&Method::GET, "/api/v1/pool/omani.works/check/extra").is_none());
+        assert!(resolve(&Method::GET, "/api/v1/pool//check").is_none());
+        assert!(resolve(&Method::HEAD, "/healthz/").is_some());
     }
 
     #[test]

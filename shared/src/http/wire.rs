@@ -221,6 +221,52 @@ pub struct ListResponse<'a> {
     pub next: Option<&'a str>,
 }
 
+/// `POST /api/v1/pool/{domain}/freeze`.
+#[derive(Debug, Deserialize)]
+pub struct FreezeRequest {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A pool's freeze as it stands after the call.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FreezeResponse<'a> {
+    pub pool_domain: &'a str,
+    pub frozen: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frozen_by: Option<&'a str>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub frozen_at: Option<OffsetDateTime>,
+}
+
+impl<'a> FreezeResponse<'a> {
+    pub fn frozen(freeze: &'a crate::store::Freeze) -> Self {
+        Self {
+            pool_domain: &freeze.pool_domain,
+            frozen: true,
+            reason: Some(&freeze.reason),
+            frozen_by: Some(&freeze.frozen_by),
+            frozen_at: Some(freeze.frozen_at),
+        }
+    }
+
+    pub fn lifted(pool_domain: &'a str) -> Self {
+        Self {
+            pool_domain,
+            frozen: false,
+            reason: None,
+            frozen_by: None,
+            frozen_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct ReleaseResponse<'a> {
     pub freed: &'a str,

@@ -68,6 +68,19 @@ macro_rules! shared_queries {
                 }))
             }
 
+            async fn freeze_of(
+                &self,
+                pool: &PoolDomain,
+            ) -> Result<Option<super::Freeze>, sqlx::Error> {
+                sqlx::query_as(
+                    "select pool_domain, reason, frozen_by, frozen_at from pool_freezes
+                     where pool_domain = $1",
+                )
+                .bind(pool.as_str())
+                .fetch_optional(&self.pool)
+                .await
+            }
+
             async fn check_name(
                 &self,
                 pool: &PoolDomain,
@@ -322,6 +335,15 @@ pub struct ZoneSeen {
     pub foreign_at_labels: Vec<(String, ZoneRecord)>,
 }
 
+/// A pool's freeze: no reservation is taken under it until an operator lifts it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Freeze {
+    pub pool_domain: String,
+    pub reason: String,
+    pub frozen_by: String,
+    pub frozen_at: OffsetDateTime,
+}
+
 /// A name as check sees it, read in one statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameSeen {
@@ -340,6 +362,8 @@ pub struct NameSeen {
     pub held: Option<i64>,
     /// Records PDM did not write at the name's host names (while the name is free).
     pub foreign: Vec<ZoneRecord>,
+    /// The pool is frozen: no reservation is taken under it.
+    pub frozen: bool,
 }
 
 /// `state, lapsed, releasing, zone_seen, record_limit, foreign_records, held,
@@ -353,11 +377,12 @@ type CheckRow = (
     Option<i32>,
     Option<i64>,
     String,
+    bool,
 );
 
 impl NameSeen {
     fn from_row(
-        (state, lapsed, releasing, zone_seen, record_limit, foreign_records, held, foreign): CheckRow,
+        (state, lapsed, releasing, zone_seen, record_limit, foreign_records, held, foreign, frozen): CheckRow,
     ) -> Result<Self, sqlx::Error> {
         let foreign = serde_json::from_str(&foreign).map_err(|e| sqlx::Error::ColumnDecode {
             index: "foreign_at_name".to_owned(),
@@ -374,6 +399,7 @@ impl NameSeen {
             }),
             held,
             foreign,
+            frozen,
         })
     }
 }
@@ -451,6 +477,8 @@ pub trait SharedQueries: Send + Sync {
     async fn pending_count(&self) -> Result<i64, sqlx::Error>;
     /// The zone's room as last measured.
     async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error>;
+    /// The pool's freeze, when it is frozen.
+    async fn freeze_of(&self, pool: &PoolDomain) -> Result<Option<Freeze>, sqlx::Error>;
     /// All that check needs to know of a name, in one statement.
     async fn check_name(
         &self,
@@ -607,6 +635,15 @@ pub trait Store: SharedQueries {
     /// Saves what a whole read of the zone showed, at once: its room and the foreign records
     /// at sovereigns' host names, replacing what was seen before.
     async fn save_zone(&self, pool: &PoolDomain, seen: &ZoneSeen) -> Result<(), sqlx::Error>;
+    /// Freezes the pool (a repeated freeze says why anew), with its audit event.
+    async fn freeze(
+        &self,
+        pool: &PoolDomain,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<Freeze, sqlx::Error>;
+    /// Lifts the pool's freeze, with its audit event; whether there was one.
+    async fn unfreeze(&self, pool: &PoolDomain, actor: &Actor) -> Result<bool, sqlx::Error>;
     /// A lock named `key` that every process sharing the database respects.
     async fn lock(&self, key: &str) -> Result<StoreLock, sqlx::Error>;
     /// The same lock when it is free now; `None`, at once, while someone holds it.

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::connections::{Conn, Connections};
 use super::{
-    Activation, Actor, Allocation, Event, HeldLock, Landed, Release, Reservation, ReserveTerms,
-    Store, StoreLock, ZoneRoom, ZoneSeen, as_i64,
+    Activation, Actor, Allocation, Event, Freeze, HeldLock, Landed, Release, Reservation,
+    ReserveTerms, Store, StoreLock, ZoneRoom, ZoneSeen, as_i64,
 };
 use crate::dns::ZoneRecord;
 use crate::domain::{PoolDomain, Subdomain};
@@ -423,6 +423,31 @@ impl Store for PgStore {
             .execute(&mut *conn)
             .await?;
         Ok(StoreLock::new(AdvisoryLock { conn, name }))
+    }
+
+    async fn freeze(
+        &self,
+        pool: &PoolDomain,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<Freeze, sqlx::Error> {
+        sqlx::query_as(include_str!("sql/postgres/freeze.sql"))
+            .bind(pool.as_str())
+            .bind(reason)
+            .bind(&actor.name)
+            .bind(&actor.request_id)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    async fn unfreeze(&self, pool: &PoolDomain, actor: &Actor) -> Result<bool, sqlx::Error> {
+        let lifted: i64 = sqlx::query_scalar(include_str!("sql/postgres/unfreeze.sql"))
+            .bind(pool.as_str())
+            .bind(&actor.name)
+            .bind(&actor.request_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(lifted > 0)
     }
 
     async fn try_lock(&self, key: &str) -> Result<Option<StoreLock>, sqlx::Error> {

@@ -15,8 +15,8 @@ use sqlx::{FromRow, Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{
-    Activation, Actor, Allocation, Event, Landed, Release, Reservation, ReserveTerms, Store,
-    StoreLock, ZoneRoom, ZoneSeen, as_i64,
+    Activation, Actor, Allocation, Event, Freeze, Landed, Release, Reservation, ReserveTerms,
+    Store, StoreLock, ZoneRoom, ZoneSeen, as_i64,
 };
 use crate::domain::{PoolDomain, Subdomain};
 
@@ -205,6 +205,25 @@ async fn reserve_logged(
         log_event(tx, (&a.pool_domain, &a.subdomain), event, actor, None).await?;
     }
     Ok(made)
+}
+
+/// A pool-wide audit event, in the transaction of the change it records.
+async fn log_pool_event(
+    tx: &mut SqliteConnection,
+    pool: &PoolDomain,
+    event: &str,
+    actor: &Actor,
+    detail: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(include_str!("sql/sqlite/pool_event.sql"))
+        .bind(pool.as_str())
+        .bind(event)
+        .bind(&actor.name)
+        .bind(&actor.request_id)
+        .bind(detail)
+        .execute(tx)
+        .await
+        .map(drop)
 }
 
 shared_queries!(SqliteStore, crate::SQLITE_MIGRATOR, sql = "sqlite");
@@ -565,6 +584,38 @@ impl Store for SqliteStore {
 
     async fn lock(&self, key: &str) -> Result<StoreLock, sqlx::Error> {
         Ok(StoreLock::new(self.lock_of(key).lock_owned().await))
+    }
+
+    async fn freeze(
+        &self,
+        pool: &PoolDomain,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<Freeze, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let frozen: Freeze = sqlx::query_as(include_str!("sql/sqlite/freeze.sql"))
+            .bind(pool.as_str())
+            .bind(reason)
+            .bind(&actor.name)
+            .fetch_one(&mut *tx)
+            .await?;
+        log_pool_event(&mut tx, pool, "frozen", actor, Some(reason)).await?;
+        tx.commit().await?;
+        Ok(frozen)
+    }
+
+    async fn unfreeze(&self, pool: &PoolDomain, actor: &Actor) -> Result<bool, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let lifted = sqlx::query("delete from pool_freezes where pool_domain = ?1")
+            .bind(pool.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if lifted > 0 {
+            log_pool_event(&mut tx, pool, "unfrozen", actor, None).await?;
+        }
+        tx.commit().await?;
+        Ok(lifted > 0)
     }
 
     async fn try_lock(&self, key: &str) -> Result<Option<StoreLock>, sqlx::Error> {

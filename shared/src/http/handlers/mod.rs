@@ -6,6 +6,7 @@ pub mod allocation;
 pub mod check;
 pub mod commit;
 pub mod decommission;
+pub mod freeze;
 pub mod health;
 pub mod history;
 pub mod list;

@@ -22,7 +22,8 @@ select a.state,
                   from zone_foreign_records f
                   where f.pool_domain = $1 and f.label = $2)
             else '[]'
-       end as foreign_at_name
+       end as foreign_at_name,
+       exists (select from pool_freezes p where p.pool_domain = $1) as frozen
 from (select) as one
 left join pool_allocations a on a.pool_domain = $1 and a.subdomain = $2
 left join pool_zones z on z.pool_domain = $1

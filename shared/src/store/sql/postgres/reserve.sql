@@ -7,6 +7,7 @@ with changed as (
     select $1, $2, 'reserved', now(), now() + $3, $4, $5, $9
     where not ($8 and exists (
         select from zone_foreign_records where pool_domain = $1 and label = $2))
+      and not exists (select from pool_freezes where pool_domain = $1)
     on conflict (pool_domain, subdomain) do update
     set state = 'reserved',
         reserved_at = excluded.reserved_at,

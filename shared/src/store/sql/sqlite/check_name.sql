@@ -26,7 +26,8 @@ select a.state,
                         where pool_domain = ?1 and label = ?2
                         order by name, record_type, value))
             else '[]'
-       end as foreign_at_name
+       end as foreign_at_name,
+       exists (select 1 from pool_freezes p where p.pool_domain = ?1) as frozen
 from (select 1) as one
 left join pool_allocations a on a.pool_domain = ?1 and a.subdomain = ?2
 left join pool_zones z on z.pool_domain = ?1

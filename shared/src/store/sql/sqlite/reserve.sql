@@ -6,6 +6,7 @@ select ?1, ?2, 'reserved', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
        strftime('%Y-%m-%dT%H:%M:%fZ', 'now', (?3) || ' seconds'), ?4, ?5, ?7
 where not (?6 and exists (
     select 1 from zone_foreign_records where pool_domain = ?1 and label = ?2))
+  and not exists (select 1 from pool_freezes where pool_domain = ?1)
 on conflict (pool_domain, subdomain) do update
 set state = 'reserved',
     reserved_at = excluded.reserved_at,
