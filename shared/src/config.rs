@@ -214,9 +214,17 @@ impl Config {
             request_timeout: parse_with(parsed("PDM_REQUEST_TIMEOUT", "60s"), positive_duration)?,
             api_tokens: {
                 let tokens = parse_with(parsed("PDM_API_TOKENS", ""), ApiTokens::parse)?;
-                parse_with(parsed("PDM_API_SCOPES", ""), |spec| {
+                let tokens = parse_with(parsed("PDM_API_SCOPES", ""), |spec| {
                     tokens.clone().with_scopes(spec)
-                })?
+                })?;
+                let quota = match var("PDM_DEFAULT_QUOTA") {
+                    Some(value) => Some(parse_with(
+                        (value, "PDM_DEFAULT_QUOTA"),
+                        positive_number::<u32>,
+                    )?),
+                    None => None,
+                };
+                tokens.with_default_quota(quota)
             },
             body_timeout: parse_with(parsed("PDM_BODY_TIMEOUT", "10s"), positive_duration)?,
             dns_wait: parse_with(parsed("PDM_DNS_WAIT", "10s"), positive_duration)?,
@@ -402,7 +410,11 @@ fn sovereign_hosts(list: &str) -> Result<Vec<String>, String> {
 /// trail. Only their SHA-256 digests are kept: comparing fixed-length digests takes the same
 /// time whatever the presented token's length, and no token stays in memory.
 #[derive(Clone, Default)]
-pub struct ApiTokens(Vec<(String, [u8; 32], Scopes)>);
+pub struct ApiTokens {
+    entries: Vec<(String, [u8; 32], Scopes)>,
+    /// `PDM_DEFAULT_QUOTA`: the live allocations each credential may hold.
+    default_quota: Option<u32>,
+}
 
 impl ApiTokens {
     /// `name=token` entries, comma-separated. The name is a word (`[A-Za-z0-9_.-]`, at most
@@ -441,7 +453,18 @@ impl ApiTokens {
             }
             tokens.push((name.to_owned(), digest(token), Scopes::DEFAULT));
         }
-        Ok(Self(tokens))
+        Ok(Self {
+            entries: tokens,
+            default_quota: None,
+        })
+    }
+
+    /// The same credentials, each capped at `quota` live allocations (`PDM_DEFAULT_QUOTA`).
+    pub fn with_default_quota(self, quota: Option<u32>) -> Self {
+        Self {
+            default_quota: quota,
+            ..self
+        }
     }
 
     /// The same credentials with the scopes `spec` gives them (`PDM_API_SCOPES`:
@@ -454,7 +477,7 @@ impl ApiTokens {
                 .ok_or_else(|| format!("{entry:?} is not name=scope+scope"))?;
             let scopes = Scopes::parse(list).map_err(|e| format!("{}: {e}", name.trim()))?;
             let credential = self
-                .0
+                .entries
                 .iter_mut()
                 .find(|(known, ..)| known == name.trim())
                 .ok_or_else(|| format!("{:?} is no entry of PDM_API_TOKENS", name.trim()))?;
@@ -464,7 +487,7 @@ impl ApiTokens {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries.is_empty()
     }
 
     /// The credential whose token is `presented`, compared in constant time.
@@ -472,13 +495,17 @@ impl ApiTokens {
         use subtle::ConstantTimeEq;
         let presented = digest(presented);
         // Compare against every token so the time taken does not say which one matched.
-        let found = self.0.iter().fold(None, |found, (name, token, scopes)| {
-            let equal: bool = token.ct_eq(&presented).into();
-            found.or(equal.then_some((name, *scopes)))
-        });
+        let found = self
+            .entries
+            .iter()
+            .fold(None, |found, (name, token, scopes)| {
+                let equal: bool = token.ct_eq(&presented).into();
+                found.or(equal.then_some((name, *scopes)))
+            });
         found.map(|(name, scopes)| Caller {
             name: name.clone(),
             scopes,
+            quota: self.default_quota,
         })
     }
 }
@@ -492,7 +519,7 @@ impl fmt::Debug for ApiTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(
-                self.0
+                self.entries
                     .iter()
                     .map(|(name, _, scopes)| format!("{name}=[REDACTED] ({scopes:?})")),
             )

@@ -18,6 +18,9 @@ pub enum Error {
     Conflict,
     #[error("{0}")]
     PoolFull(String),
+    /// The credential holds as many live allocations as its quota allows.
+    #[error("this credential holds {live} live allocations; its quota is {limit}")]
+    QuotaExceeded { limit: u32, live: i64 },
     /// An operator froze the pool: no reservation is taken under it now.
     #[error("the pool is frozen: {0}")]
     PoolFrozen(String),
@@ -99,6 +102,7 @@ impl Error {
             Self::Conflict => "conflict",
             Self::PoolFull(_) => "pool-full",
             Self::PoolFrozen(_) => "pool-frozen",
+            Self::QuotaExceeded { .. } => "quota-exceeded",
             Self::DnsConflict(_) => "dns-conflict",
             Self::TokenMismatch => "token-mismatch",
             Self::NotFound => "not-found",

@@ -95,6 +95,8 @@ impl fmt::Debug for Scopes {
 pub struct Caller {
     pub name: String,
     pub scopes: Scopes,
+    /// The most live allocations (reserved, active, releasing) it may hold across all pools.
+    pub quota: Option<u32>,
 }
 
 impl Caller {

@@ -380,6 +380,9 @@ impl Pdm {
                 "{pool} cannot take the {} records of another sovereign",
                 self.sovereign_hosts.len()
             )),
+            Reservation::OverQuota { limit, live } => {
+                return Err(Error::QuotaExceeded { limit, live });
+            }
         };
         // Records PDM did not write are the first reason, as check gives it.
         Err(self

@@ -182,3 +182,41 @@ contract_test!(
         assert_eq!(events, [("frozen", "ops"), ("unfrozen", "ops")]);
     }
 );
+
+contract_test!(
+    a_quota_holds_under_twenty_racing_reserves,
+    [
+        "PDM_API_TOKENS" = "sov1=t-one,sov2=t-two",
+        "PDM_DEFAULT_QUOTA" = "2",
+    ],
+    |app| {
+        // Act: twenty names at once by one credential, and one by another.
+        let subs: Vec<String> = (0..20).map(|i| format!("q{i:02}")).collect();
+        let replies =
+            futures::future::join_all(subs.iter().map(|sub| reserve(&app, sub, "t-one"))).await;
+        let other = reserve(&app, "other", "t-two").await;
+
+        // Assert: exactly the quota, the rest refused with the limit and the count.
+        let made = replies
+            .iter()
+            .filter(|r| r.status == StatusCode::CREATED)
+            .count();
+        assert_eq!(made, 2);
+        for refused in replies.iter().filter(|r| r.status != StatusCode::CREATED) {
+            refused.assert_refused(StatusCode::FORBIDDEN, "quota-exceeded");
+            assert_eq!(refused.body["limit"], 2);
+            assert_eq!(refused.body["count"], 2);
+        }
+        let held: i64 =
+            sqlx::query_scalar("select count(*) from pool_allocations where owner = 'sov1'")
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        assert_eq!(held, 2);
+        assert_eq!(
+            other.status,
+            StatusCode::CREATED,
+            "another credential is not capped"
+        );
+    }
+);

@@ -941,3 +941,33 @@ store_test!(
         assert_eq!(store.freeze_of(&pool()).await.unwrap(), None);
     }
 );
+
+store_test!(a_credential_reserves_no_more_than_its_quota, |store| {
+    let capped = Actor {
+        caller: Some(pdm_core::scope::Caller {
+            name: "sov1".to_owned(),
+            scopes: pdm_core::scope::Scopes::DEFAULT,
+            quota: Some(1),
+        }),
+        ..actor()
+    };
+    let reserve_as = |name: &'static str| {
+        let store = store.clone();
+        let capped = capped.clone();
+        async move {
+            store
+                .reserve(&pool(), &sub(name), &terms(TTL, None), &capped)
+                .await
+                .unwrap()
+        }
+    };
+
+    let first = reserve_as("acme").await;
+    let second = reserve_as("beta").await;
+
+    assert!(matches!(first, Reservation::Made(ref a) if a.owner.as_deref() == Some("sov1")));
+    assert!(
+        matches!(second, Reservation::OverQuota { limit: 1, live: 1 }),
+        "{second:?}"
+    );
+});

@@ -25,7 +25,8 @@ impl Error {
             Self::TokenMismatch
             | Self::InsufficientScope(_)
             | Self::NotOwner
-            | Self::PoolFrozen(_) => StatusCode::FORBIDDEN,
+            | Self::PoolFrozen(_)
+            | Self::QuotaExceeded { .. } => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NoRoute(_) | Self::NotManaged(_) => StatusCode::NOT_FOUND,
             Self::ConfirmationRequired => StatusCode::UNAUTHORIZED,
             Self::GraceNotElapsed(_) | Self::StillResolves(_) | Self::LivenessUnknown(_) => {
@@ -71,6 +72,10 @@ impl Error {
         match self {
             Self::GraceNotElapsed(allowed_at) => {
                 extra.insert("allowedAt".to_owned(), allowed_at.clone().into());
+            }
+            Self::QuotaExceeded { limit, live } => {
+                extra.insert("limit".to_owned(), (*limit).into());
+                extra.insert("count".to_owned(), (*live).into());
             }
             Self::UnsupportedRegistrar(_, supported) => {
                 extra.insert("supported".to_owned(), supported.clone().into());

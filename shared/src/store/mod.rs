@@ -261,6 +261,12 @@ impl Actor {
         self.caller.as_ref().map(|caller| caller.name.as_str())
     }
 
+    /// The credential's name and the quota of live allocations it may hold, when it has one.
+    pub fn quota(&self) -> Option<(&str, u32)> {
+        let caller = self.caller.as_ref()?;
+        Some((caller.name.as_str(), caller.quota?))
+    }
+
     /// The owner an allocation must have for this actor to change it (`None`: any).
     pub fn owner_required(&self) -> Option<&str> {
         self.caller
@@ -428,6 +434,11 @@ pub enum Reservation {
     Held,
     /// The zone cannot take another sovereign's records.
     Full,
+    /// The credential holds as many live allocations as its quota allows.
+    OverQuota {
+        limit: u32,
+        live: i64,
+    },
 }
 
 /// What a release did.

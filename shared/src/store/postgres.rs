@@ -84,35 +84,55 @@ impl Store for PgStore {
         terms: &ReserveTerms<'_>,
         actor: &Actor,
     ) -> Result<Reservation, sqlx::Error> {
-        let Some((room, hosts)) = terms.room else {
+        let quota = actor.quota();
+        if terms.room.is_none() && quota.is_none() {
             let made = reserve_statement(pool, sub, terms, actor)
                 .fetch_optional(&self.pool)
                 .await?;
             return Ok(made.map_or(Reservation::Held, |a| Reservation::Made(Box::new(a))));
-        };
+        }
         let mut conn = self.pool.acquire().await?;
         // On an error the transaction is left open: `?` drops the connection unfinished, which
         // closes it, and PostgreSQL rolls back.
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(lock_name(&format!("reserve:{pool}")))
-            .execute(&mut *tx)
-            .await?;
-        // A new statement after the lock: its snapshot sees every reservation made before.
-        let held = held_records(pool, Some(sub), hosts)
-            .fetch_one(&mut *tx)
-            .await?;
-        let reservation = if i64::from(room.foreign_records) + held + as_i64(hosts)
-            > i64::from(room.record_limit)
-        {
-            tx.rollback().await?;
-            Reservation::Full
-        } else {
-            let made = reserve_statement(pool, sub, terms, actor)
-                .fetch_optional(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            made.map_or(Reservation::Held, |a| Reservation::Made(Box::new(a)))
+        // Each count is a new statement after its lock: its snapshot sees every reservation
+        // the lock's previous holder made, so racing reserves cannot overshoot. Locks are
+        // taken in one order (the owner's, then the pool's).
+        let refusal = match quota {
+            Some((owner, limit)) => {
+                xact_lock(&mut tx, &format!("quota:{owner}")).await?;
+                let live: i64 = sqlx::query_scalar(include_str!("sql/live_owned.sql"))
+                    .bind(owner)
+                    .bind(time::OffsetDateTime::now_utc())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                (live >= i64::from(limit)).then_some(Reservation::OverQuota { limit, live })
+            }
+            None => None,
+        };
+        let refusal = match (refusal, terms.room) {
+            (None, Some((room, hosts))) => {
+                xact_lock(&mut tx, &format!("reserve:{pool}")).await?;
+                let held = held_records(pool, Some(sub), hosts)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let needed = i64::from(room.foreign_records) + held + as_i64(hosts);
+                (needed > i64::from(room.record_limit)).then_some(Reservation::Full)
+            }
+            (refusal, _) => refusal,
+        };
+        let reservation = match refusal {
+            Some(refusal) => {
+                tx.rollback().await?;
+                refusal
+            }
+            None => {
+                let made = reserve_statement(pool, sub, terms, actor)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                made.map_or(Reservation::Held, |a| Reservation::Made(Box::new(a)))
+            }
         };
         conn.done(Ok(reservation))
     }
@@ -471,6 +491,15 @@ impl Store for PgStore {
             .await?;
         Ok(u64::try_from(deleted).unwrap_or_default())
     }
+}
+
+/// Takes the transaction-scoped lock `key`: held until the transaction ends.
+async fn xact_lock(tx: &mut sqlx::PgConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(lock_name(key))
+        .execute(tx)
+        .await
+        .map(drop)
 }
 
 /// The advisory lock's name for `key`, apart from other applications' locks.

@@ -265,6 +265,24 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> Result<Reservation, sqlx::Error> {
         let mut tx = self.write().await?;
+        // The write lock is held: nobody can reserve between a count and the insert.
+        if let Some((owner, limit)) = actor.quota() {
+            // As SQLite's own timestamps are written (see the schema), so text order is time
+            // order.
+            let now = time::OffsetDateTime::now_utc()
+                .format(time::macros::format_description!(
+                    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+                ))
+                .unwrap_or_default();
+            let live: i64 = sqlx::query_scalar(include_str!("sql/live_owned.sql"))
+                .bind(owner)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            if live >= i64::from(limit) {
+                return Ok(Reservation::OverQuota { limit, live });
+            }
+        }
         if let Some((room, hosts)) = terms.room {
             // The write lock is already held: nobody can take a place between count and insert.
             let held = held_records(&mut tx, pool, Some(sub), hosts).await?;
