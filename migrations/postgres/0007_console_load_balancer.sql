@@ -65,3 +65,16 @@ create table if not exists pool_events (
     detail      text,
     at          timestamptz not null default now()
 );
+
+-- Credentials managed without a redeploy (POST /api/v1/tokens, pdm token): only a SHA-256
+-- digest of each secret is kept. Revoking deletes the row.
+create table if not exists api_credentials (
+    name         text primary key,
+    digest       bytea not null unique,
+    -- `read+allocate`, as PDM_API_SCOPES writes them.
+    scopes       text not null,
+    quota        integer check (quota > 0),
+    expires_at   timestamptz,
+    created_at   timestamptz not null default now(),
+    last_used_at timestamptz
+);

@@ -41,3 +41,14 @@ create table pool_events (
     detail      text,
     at          text not null
 );
+
+-- See PostgreSQL's 0007: credentials held in the database, as digests.
+create table api_credentials (
+    name         text primary key,
+    digest       blob not null unique,
+    scopes       text not null,
+    quota        integer check (quota > 0),
+    expires_at   text,
+    created_at   text not null,
+    last_used_at text
+);

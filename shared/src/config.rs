@@ -490,6 +490,16 @@ impl ApiTokens {
         self.entries.is_empty()
     }
 
+    /// The credentials' names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(name, ..)| name.as_str())
+    }
+
+    /// `PDM_DEFAULT_QUOTA`, which credentials without a quota of their own take.
+    pub fn default_quota(&self) -> Option<u32> {
+        self.default_quota
+    }
+
     /// The credential whose token is `presented`, compared in constant time.
     pub fn caller_of(&self, presented: &str) -> Option<Caller> {
         use subtle::ConstantTimeEq;
@@ -510,7 +520,7 @@ impl ApiTokens {
     }
 }
 
-fn digest(token: &str) -> [u8; 32] {
+pub(crate) fn digest(token: &str) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(token.as_bytes()).into()
 }

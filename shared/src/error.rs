@@ -39,6 +39,9 @@ pub enum Error {
     Unauthorized,
     #[error("the credentials are not accepted")]
     InvalidToken,
+    /// A credential by this name exists already.
+    #[error("a credential named {0:?} exists")]
+    NameTaken(String),
     /// Accepted credentials without the scope the route needs.
     #[error("these credentials lack the scope {0}")]
     InsufficientScope(crate::scope::Scope),
@@ -111,6 +114,7 @@ impl Error {
             Self::Unauthorized => "unauthorized",
             Self::InvalidToken => "unauthorized",
             Self::InsufficientScope(_) => "insufficient-scope",
+            Self::NameTaken(_) => "name-taken",
             Self::NotOwner => "not-owner",
             Self::NoRoute(_) => "not-found",
             Self::NotManaged(_) => "not-managed",

@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod config;
+pub mod credentials;
 pub mod dns;
 pub mod domain;
 mod error;
@@ -49,7 +50,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Everything a handler needs, built once per process.
 pub struct Ctx {
     pub pdm: Pdm,
-    pub api_tokens: config::ApiTokens,
+    /// Who may call guarded routes: the environment's credentials and the stored ones.
+    pub credentials: credentials::Credentials,
     pub limits: Limits,
     /// The customers' registrars, for bring-your-own domains.
     pub registrars: registrar::Registrars,
@@ -108,7 +110,7 @@ impl Ctx {
                 config.registrar_timeout,
             ),
             pdm,
-            api_tokens: config.api_tokens.clone(),
+            credentials: credentials::Credentials::new(config.api_tokens.clone()),
             limits: Limits {
                 max_in_flight: config.max_in_flight,
                 request_timeout: config.request_timeout,

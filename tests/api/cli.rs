@@ -323,3 +323,32 @@ async fn an_operator_freezes_and_unfreezes_a_pool(db: PgPool) {
     assert!(lifted.stdout.contains("open"), "{}", lifted.stdout);
     assert_eq!(reserved.code, 0, "{}", reserved.stderr);
 }
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn an_operator_makes_lists_and_revokes_a_credential(db: PgPool) {
+    let fake = fake_pool().await;
+
+    let made = pdm(
+        &db,
+        &fake,
+        &[
+            "token", "create", "sov1", "--scope", "allocate", "--quota", "3",
+        ],
+    )
+    .await;
+    let listed = pdm(&db, &fake, &["--json", "token", "list"]).await;
+    let revoked = pdm(&db, &fake, &["token", "revoke", "sov1"]).await;
+    let left = pdm(&db, &fake, &["--json", "token", "list"]).await;
+
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let secret = made.stdout.trim();
+    assert!(secret.starts_with("pdm_") && secret.len() > 40, "{secret}");
+    assert!(
+        !made.stderr.contains(secret),
+        "the secret is in no log line"
+    );
+    assert_eq!(listed.json()[0]["name"], "sov1");
+    assert!(!listed.stdout.contains(secret));
+    assert_eq!(revoked.code, 0, "{}", revoked.stderr);
+    assert_eq!(left.json(), serde_json::json!([]));
+}

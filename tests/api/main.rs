@@ -64,3 +64,4 @@ mod scopes;
 mod secrets;
 mod store;
 mod sweeper;
+mod tokens;

@@ -92,6 +92,11 @@ enum Command {
         #[command(subcommand)]
         action: PoolAction,
     },
+    /// Credentials held in the database: made, listed and revoked without a redeploy.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// A pool's live allocations.
     List {
         pool: String,
@@ -123,6 +128,32 @@ enum Command {
         /// One pool; every managed pool when absent.
         pool: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Make a credential; its secret goes to stdout, once.
+    Create {
+        name: String,
+        /// read, allocate, registrar or operate; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// The most live allocations it may hold.
+        #[arg(long)]
+        quota: Option<u32>,
+        /// When it stops working (RFC 3339).
+        #[arg(long, value_parser = parse_time)]
+        expires_at: Option<time::OffsetDateTime>,
+    },
+    /// The stored credentials, never a secret.
+    List,
+    /// Revoke a credential: refused everywhere within 5 s.
+    Revoke { name: String },
+}
+
+fn parse_time(raw: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 time: {e}"))
 }
 
 #[derive(Subcommand)]
@@ -168,6 +199,52 @@ fn customer_token() -> Result<String, Error> {
         .read_line(&mut line)
         .map_err(|e| Error::InvalidFormat(format!("cannot read the token from stdin: {e}")))?;
     Ok(line.trim().to_owned())
+}
+
+async fn token(out: Output, ctx: &Ctx, action: &TokenAction) -> Result<ExitCode, Error> {
+    let store = ctx.pdm.store();
+    match action {
+        TokenAction::Create {
+            name,
+            scopes,
+            quota,
+            expires_at,
+        } => {
+            let created = ctx
+                .credentials
+                .create(store, name, scopes, (*quota, *expires_at))
+                .await?;
+            let body = serde_json::json!({
+                "name": created.credential.name,
+                "token": created.secret,
+                "scopes": created.credential.scopes,
+            });
+            out.print(&body, || vec![vec![created.secret.clone()]]);
+        }
+        TokenAction::List => {
+            let stored = store.credentials().await?;
+            let rows: Vec<serde_json::Value> = stored
+                .iter()
+                .map(|c| serde_json::json!({"name": c.name, "scopes": c.scopes, "quota": c.quota}))
+                .collect();
+            out.print(&rows, || {
+                stored
+                    .iter()
+                    .map(|c| {
+                        let quota = c.quota.map(|q| q.to_string()).unwrap_or_default();
+                        vec![c.name.clone(), c.scopes.clone(), quota]
+                    })
+                    .collect()
+            });
+        }
+        TokenAction::Revoke { name } => {
+            ctx.credentials.revoke(store, name).await?;
+            out.print(&serde_json::json!({ "revoked": name }), || {
+                vec![vec![format!("revoked {name}")]]
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn pool_freeze(
@@ -354,6 +431,7 @@ async fn run(cli: &Cli, ctx: &Arc<Ctx>) -> Result<ExitCode, Error> {
         }
         Command::Registrar { action } => registrar(out, ctx, action).await,
         Command::Pool { action } => pool_freeze(out, pdm, action, &actor).await,
+        Command::Token { action } => token(out, ctx, action).await,
         Command::ForceRelease {
             fqdn,
             reason,

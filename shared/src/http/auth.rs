@@ -9,57 +9,50 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, header};
 
 use crate::Error;
-use crate::config::ApiTokens;
+use crate::credentials::Credentials;
 use crate::scope::{Caller, Scope};
+use crate::store::Store;
 
 /// The caller when its credentials are accepted and hold `needed`; `None` when no
 /// credentials are configured (PDM is open). 403 `insufficient-scope` without the scope.
-pub fn authorize(
-    tokens: &ApiTokens,
+pub async fn authorize(
+    credentials: &Credentials,
+    store: &dyn Store,
     headers: &HeaderMap,
     needed: Scope,
 ) -> Result<Option<Caller>, Error> {
-    let Some(caller) = authenticate(tokens, headers)? else {
+    if credentials.none(store).await? {
         return Ok(None);
+    }
+    let (scheme, presented) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().split_once(' '))
+        .ok_or(Error::Unauthorized)?;
+    let presented = presented.trim();
+    let caller = if scheme.eq_ignore_ascii_case("bearer") {
+        credentials.caller_of(store, None, presented).await?
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        match basic(presented) {
+            Some((user, secret)) => credentials.caller_of(store, Some(&user), &secret).await?,
+            None => None,
+        }
+    } else {
+        return Err(Error::Unauthorized);
     };
+    let caller = caller.ok_or(Error::InvalidToken)?;
+    tracing::debug!(caller = caller.name, "authorized");
     if !caller.scopes.allow(needed) {
         return Err(Error::InsufficientScope(needed));
     }
     Ok(Some(caller))
 }
 
-/// The caller whose credentials are presented; `None` when no credentials are configured.
-fn authenticate(tokens: &ApiTokens, headers: &HeaderMap) -> Result<Option<Caller>, Error> {
-    if tokens.is_empty() {
-        return Ok(None);
-    }
-    let (scheme, credentials) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().split_once(' '))
-        .ok_or(Error::Unauthorized)?;
-    let credentials = credentials.trim();
-    let caller = if scheme.eq_ignore_ascii_case("bearer") {
-        tokens.caller_of(credentials)
-    } else if scheme.eq_ignore_ascii_case("basic") {
-        basic(tokens, credentials)
-    } else {
-        return Err(Error::Unauthorized);
-    };
-    let caller = caller.ok_or(Error::InvalidToken)?;
-    tracing::debug!(caller = caller.name, "authorized");
-    Ok(Some(caller))
-}
-
-/// The entry named by the user whose token is the password; `None` for anything else,
-/// including a value that is not base64 of UTF-8 `user:password`.
-fn basic(tokens: &ApiTokens, credentials: &str) -> Option<Caller> {
-    let decoded = STANDARD.decode(credentials).ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
+/// The user and password of a Basic value: base64 of UTF-8 `user:password`.
+fn basic(presented: &str) -> Option<(String, String)> {
+    let decoded = String::from_utf8(STANDARD.decode(presented).ok()?).ok()?;
     let (user, password) = decoded.split_once(':')?;
-    tokens
-        .caller_of(password)
-        .filter(|caller| caller.name == user)
+    Some((user.to_owned(), password.to_owned()))
 }
 
 #[cfg(test)]
@@ -67,6 +60,7 @@ mod tests {
     use http::HeaderValue;
 
     use super::*;
+    use crate::config::ApiTokens;
 
     fn with(authorization: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -81,23 +75,55 @@ mod tests {
         format!("Basic {}", STANDARD.encode(user_password))
     }
 
-    #[test]
-    fn bearer_and_basic_name_the_same_entry() {
-        let tokens = ApiTokens::parse("catalyst=s3cret==,ops=other").unwrap();
-        let named = |h: &str| {
-            authorize(&tokens, &with(h), Scope::Read)
-                .map(|caller| caller.map(|c| c.name))
-                .map_err(|e| e.code())
-        };
-        assert_eq!(named("Bearer s3cret=="), Ok(Some("catalyst".to_owned())));
-        assert_eq!(
-            named(&basic_of("catalyst:s3cret==")),
-            Ok(Some("catalyst".to_owned()))
-        );
-        assert_eq!(
-            named(&basic_of("catalyst:s3cret==").replace("Basic", "bAsIc")),
-            Ok(Some("catalyst".to_owned()))
-        );
+    /// An embedded store of its own (no stored credentials), and its file, removed after.
+    async fn empty_store() -> (crate::store::SqliteStore, tempfile_path::Removed) {
+        let path = std::env::temp_dir().join(format!("pdm-auth-{}.sqlite", uuid::Uuid::new_v4()));
+        let store = crate::store::SqliteStore::new(crate::connect_sqlite(&path, 1));
+        crate::store::SharedQueries::migrate(&store).await.unwrap();
+        (store, tempfile_path::Removed(path))
+    }
+
+    mod tempfile_path {
+        pub struct Removed(pub std::path::PathBuf);
+        impl Drop for Removed {
+            fn drop(&mut self) {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut path = self.0.clone().into_os_string();
+                    path.push(suffix);
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
+    }
+
+    async fn named(
+        credentials: &Credentials,
+        header: &str,
+        needed: Scope,
+    ) -> Result<Option<String>, &'static str> {
+        let (store, _file) = empty_store().await;
+        authorize(credentials, &store, &with(header), needed)
+            .await
+            .map(|caller| caller.map(|c| c.name))
+            .map_err(|e| e.code())
+    }
+
+    #[tokio::test]
+    async fn bearer_and_basic_name_the_same_entry() {
+        let credentials =
+            Credentials::new(ApiTokens::parse("catalyst=s3cret==,ops=other").unwrap());
+        let catalyst = Ok(Some("catalyst".to_owned()));
+        for accepted in [
+            "Bearer s3cret==".to_owned(),
+            basic_of("catalyst:s3cret=="),
+            basic_of("catalyst:s3cret==").replace("Basic", "bAsIc"),
+        ] {
+            assert_eq!(
+                named(&credentials, &accepted, Scope::Read).await,
+                catalyst,
+                "{accepted}"
+            );
+        }
         // Another entry's user with this token, a wrong password, no colon, not base64.
         for refused in [
             basic_of("ops:s3cret=="),
@@ -105,36 +131,41 @@ mod tests {
             basic_of("catalyst"),
             "Basic %%%not-base64".to_owned(),
             "Basic".to_owned(),
+            "Digest abc".to_owned(),
         ] {
-            let error = authorize(&tokens, &with(&refused), Scope::Read).unwrap_err();
-            assert_eq!(error.status(), http::StatusCode::UNAUTHORIZED, "{refused}");
+            assert_eq!(
+                named(&credentials, &refused, Scope::Read).await,
+                Err("unauthorized"),
+                "{refused}"
+            );
         }
-        assert!(matches!(
-            authorize(&tokens, &HeaderMap::new(), Scope::Read),
-            Err(Error::Unauthorized)
-        ));
-        assert!(matches!(
-            authorize(&tokens, &with("Digest abc"), Scope::Read),
-            Err(Error::Unauthorized)
-        ));
     }
 
-    #[test]
-    fn a_password_holding_colons_is_read_whole() {
-        let tokens = ApiTokens::parse("svc=a:b:c").unwrap();
-        let caller = authorize(&tokens, &with(&basic_of("svc:a:b:c")), Scope::Read).unwrap();
-        assert_eq!(caller.map(|c| c.name), Some("svc".to_owned()));
+    #[tokio::test]
+    async fn a_password_holding_colons_is_read_whole() {
+        let credentials = Credentials::new(ApiTokens::parse("svc=a:b:c").unwrap());
+        let caller = named(&credentials, &basic_of("svc:a:b:c"), Scope::Read).await;
+        assert_eq!(caller, Ok(Some("svc".to_owned())));
     }
 
-    #[test]
-    fn a_credential_without_the_routes_scope_is_403_naming_it() {
+    #[tokio::test]
+    async fn a_credential_without_the_routes_scope_is_403_naming_it() {
         let tokens = ApiTokens::parse("catalyst=a,ops=b")
             .unwrap()
             .with_scopes("ops=operate")
             .unwrap();
-        let refused = authorize(&tokens, &with("Bearer a"), Scope::Operate).unwrap_err();
-        assert_eq!(refused.code(), "insufficient-scope");
-        assert!(authorize(&tokens, &with("Bearer a"), Scope::Allocate).is_ok());
-        assert!(authorize(&tokens, &with("Bearer b"), Scope::Operate).is_ok());
+        let credentials = Credentials::new(tokens);
+        let refused = named(&credentials, "Bearer a", Scope::Operate).await;
+        assert_eq!(refused, Err("insufficient-scope"));
+        assert!(
+            named(&credentials, "Bearer a", Scope::Allocate)
+                .await
+                .is_ok()
+        );
+        assert!(
+            named(&credentials, "Bearer b", Scope::Operate)
+                .await
+                .is_ok()
+        );
     }
 }

@@ -19,9 +19,11 @@ impl Error {
             | Self::UnsupportedPool(_)
             | Self::Reserved(_)
             | Self::MissingLbIp(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Conflict | Self::PoolFull(_) | Self::DnsConflict(_) | Self::AlreadyActive => {
-                StatusCode::CONFLICT
-            }
+            Self::Conflict
+            | Self::PoolFull(_)
+            | Self::DnsConflict(_)
+            | Self::AlreadyActive
+            | Self::NameTaken(_) => StatusCode::CONFLICT,
             Self::TokenMismatch
             | Self::InsufficientScope(_)
             | Self::NotOwner

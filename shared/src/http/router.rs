@@ -90,7 +90,8 @@ impl Router {
     ) -> Result<HttpResponse, Error> {
         let caller = match route.guard {
             Guard::Scoped(needed) => {
-                auth::authorize(&self.ctx.api_tokens, request.headers(), needed)?
+                let store = self.ctx.pdm.store();
+                auth::authorize(&self.ctx.credentials, store, request.headers(), needed).await?
             }
             Guard::Open => None,
         };

@@ -74,7 +74,7 @@ const fn endpoint(
     }
 }
 
-pub static ROUTES: [Route; 21] = [
+pub static ROUTES: [Route; 24] = [
     probe("health", "/healthz", |call| {
         Box::pin(handlers::health::handle(call))
     }),
@@ -156,6 +156,30 @@ pub static ROUTES: [Route; 21] = [
         Guard::Scoped(Scope::Operate),
         "pdm-reserve",
         |call| Box::pin(handlers::freeze::unfreeze(call)),
+    ),
+    endpoint(
+        "token-create",
+        Method::POST,
+        "/api/v1/tokens",
+        Guard::Scoped(Scope::Operate),
+        "pdm-reserve",
+        |call| Box::pin(handlers::tokens::create(call)),
+    ),
+    endpoint(
+        "token-list",
+        Method::GET,
+        "/api/v1/tokens",
+        Guard::Scoped(Scope::Operate),
+        "pdm-reserve",
+        |call| Box::pin(handlers::tokens::list(call)),
+    ),
+    endpoint(
+        "token-revoke",
+        Method::DELETE,
+        "/api/v1/tokens/{name}",
+        Guard::Scoped(Scope::Operate),
+        "pdm-reserve",
+        |call| Box::pin(handlers::tokens::revoke(call)),
     ),
     endpoint(
         "list",

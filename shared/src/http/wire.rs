@@ -221,6 +221,66 @@ pub struct ListResponse<'a> {
     pub next: Option<&'a str>,
 }
 
+/// `POST /api/v1/tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewCredentialRequest {
+    pub name: String,
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub quota: Option<u32>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A stored credential as it is listed: never its secret or digest.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialBody<'a> {
+    pub name: &'a str,
+    pub scopes: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<i32>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl<'a> From<&'a crate::store::StoredCredential> for CredentialBody<'a> {
+    fn from(stored: &'a crate::store::StoredCredential) -> Self {
+        Self {
+            name: &stored.name,
+            scopes: stored.scopes.split('+').collect(),
+            quota: stored.quota,
+            expires_at: stored.expires_at,
+            created_at: stored.created_at,
+            last_used_at: stored.last_used_at,
+        }
+    }
+}
+
+/// The create answer: the credential and, this once, its secret.
+#[derive(Debug, Serialize)]
+pub struct NewCredential<'a> {
+    pub token: &'a str,
+    #[serde(flatten)]
+    pub credential: CredentialBody<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CredentialList<'a> {
+    pub tokens: Vec<CredentialBody<'a>>,
+}
+
 /// `POST /api/v1/pool/{domain}/freeze`.
 #[derive(Debug, Deserialize)]
 pub struct FreezeRequest {

@@ -68,6 +68,24 @@ macro_rules! shared_queries {
                 }))
             }
 
+            async fn credentials(&self) -> Result<Vec<super::StoredCredential>, sqlx::Error> {
+                sqlx::query_as(
+                    "select name, scopes, quota, expires_at, created_at, last_used_at
+                     from api_credentials order by name",
+                )
+                .fetch_all(&self.pool)
+                .await
+            }
+
+            async fn revoke_credential(&self, name: &str) -> Result<bool, sqlx::Error> {
+                let deleted = sqlx::query("delete from api_credentials where name = $1")
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(deleted > 0)
+            }
+
             async fn freeze_of(
                 &self,
                 pool: &PoolDomain,
@@ -341,6 +359,21 @@ pub struct ZoneSeen {
     pub foreign_at_labels: Vec<(String, ZoneRecord)>,
 }
 
+/// A credential held in the database, as its list shows it: never its secret or digest.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredCredential {
+    pub name: String,
+    /// `read+allocate`, as `PDM_API_SCOPES` writes them.
+    pub scopes: String,
+    pub quota: Option<i32>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// A live credential as authentication needs it: name, SHA-256 digest, scopes, quota.
+pub type LiveCredential = (String, Vec<u8>, String, Option<i32>);
+
 /// A pool's freeze: no reservation is taken under it until an operator lifts it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Freeze {
@@ -490,6 +523,10 @@ pub trait SharedQueries: Send + Sync {
     async fn zone_room(&self, pool: &PoolDomain) -> Result<Option<ZoneRoom>, sqlx::Error>;
     /// The pool's freeze, when it is frozen.
     async fn freeze_of(&self, pool: &PoolDomain) -> Result<Option<Freeze>, sqlx::Error>;
+    /// Every stored credential, by name.
+    async fn credentials(&self) -> Result<Vec<StoredCredential>, sqlx::Error>;
+    /// Deletes the credential; whether there was one.
+    async fn revoke_credential(&self, name: &str) -> Result<bool, sqlx::Error>;
     /// All that check needs to know of a name, in one statement.
     async fn check_name(
         &self,
@@ -646,6 +683,19 @@ pub trait Store: SharedQueries {
     /// Saves what a whole read of the zone showed, at once: its room and the foreign records
     /// at sovereigns' host names, replacing what was seen before.
     async fn save_zone(&self, pool: &PoolDomain, seen: &ZoneSeen) -> Result<(), sqlx::Error>;
+    /// Stores a credential by its secret's `digest`; `None` when the name (or the digest) is
+    /// taken.
+    async fn create_credential(
+        &self,
+        name: &str,
+        digest: &[u8],
+        scopes: &str,
+        (quota, expires_at): (Option<i32>, Option<OffsetDateTime>),
+    ) -> Result<Option<StoredCredential>, sqlx::Error>;
+    /// The credentials that have not expired, for authentication.
+    async fn live_credentials(&self) -> Result<Vec<LiveCredential>, sqlx::Error>;
+    /// Records that the credential was used now.
+    async fn touch_credential(&self, name: &str) -> Result<(), sqlx::Error>;
     /// Freezes the pool (a repeated freeze says why anew), with its audit event.
     async fn freeze(
         &self,

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::connections::{Conn, Connections};
 use super::{
-    Activation, Actor, Allocation, Event, Freeze, HeldLock, Landed, Release, Reservation,
-    ReserveTerms, Store, StoreLock, ZoneRoom, ZoneSeen, as_i64,
+    Activation, Actor, Allocation, Event, Freeze, HeldLock, Landed, LiveCredential, Release,
+    Reservation, ReserveTerms, Store, StoreLock, StoredCredential, ZoneRoom, ZoneSeen, as_i64,
 };
 use crate::dns::ZoneRecord;
 use crate::domain::{PoolDomain, Subdomain};
@@ -443,6 +443,45 @@ impl Store for PgStore {
             .execute(&mut *conn)
             .await?;
         Ok(StoreLock::new(AdvisoryLock { conn, name }))
+    }
+
+    async fn create_credential(
+        &self,
+        name: &str,
+        digest: &[u8],
+        scopes: &str,
+        (quota, expires_at): (Option<i32>, Option<time::OffsetDateTime>),
+    ) -> Result<Option<StoredCredential>, sqlx::Error> {
+        sqlx::query_as(
+            "insert into api_credentials (name, digest, scopes, quota, expires_at)
+             values ($1, $2, $3, $4, $5)
+             on conflict do nothing
+             returning name, scopes, quota, expires_at, created_at, last_used_at",
+        )
+        .bind(name)
+        .bind(digest)
+        .bind(scopes)
+        .bind(quota)
+        .bind(expires_at)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    async fn live_credentials(&self) -> Result<Vec<LiveCredential>, sqlx::Error> {
+        sqlx::query_as(
+            "select name, digest, scopes, quota from api_credentials
+             where expires_at is null or expires_at > now()",
+        )
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    async fn touch_credential(&self, name: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("update api_credentials set last_used_at = now() where name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map(drop)
     }
 
     async fn freeze(

@@ -15,8 +15,8 @@ use sqlx::{FromRow, Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{
-    Activation, Actor, Allocation, Event, Freeze, Landed, Release, Reservation, ReserveTerms,
-    Store, StoreLock, ZoneRoom, ZoneSeen, as_i64,
+    Activation, Actor, Allocation, Event, Freeze, Landed, LiveCredential, Release, Reservation,
+    ReserveTerms, Store, StoreLock, StoredCredential, ZoneRoom, ZoneSeen, as_i64,
 };
 use crate::domain::{PoolDomain, Subdomain};
 
@@ -207,6 +207,15 @@ async fn reserve_logged(
     Ok(made)
 }
 
+/// `at` as SQLite's own timestamps are written (see the schema), so text order is time order.
+fn as_sqlite_time(at: time::OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .unwrap_or_default()
+}
+
 /// A pool-wide audit event, in the transaction of the change it records.
 async fn log_pool_event(
     tx: &mut SqliteConnection,
@@ -267,13 +276,7 @@ impl Store for SqliteStore {
         let mut tx = self.write().await?;
         // The write lock is held: nobody can reserve between a count and the insert.
         if let Some((owner, limit)) = actor.quota() {
-            // As SQLite's own timestamps are written (see the schema), so text order is time
-            // order.
-            let now = time::OffsetDateTime::now_utc()
-                .format(time::macros::format_description!(
-                    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-                ))
-                .unwrap_or_default();
+            let now = as_sqlite_time(time::OffsetDateTime::now_utc());
             let live: i64 = sqlx::query_scalar(include_str!("sql/live_owned.sql"))
                 .bind(owner)
                 .bind(now)
@@ -602,6 +605,48 @@ impl Store for SqliteStore {
 
     async fn lock(&self, key: &str) -> Result<StoreLock, sqlx::Error> {
         Ok(StoreLock::new(self.lock_of(key).lock_owned().await))
+    }
+
+    async fn create_credential(
+        &self,
+        name: &str,
+        digest: &[u8],
+        scopes: &str,
+        (quota, expires_at): (Option<i32>, Option<time::OffsetDateTime>),
+    ) -> Result<Option<StoredCredential>, sqlx::Error> {
+        sqlx::query_as(
+            "insert into api_credentials (name, digest, scopes, quota, expires_at, created_at)
+             values (?1, ?2, ?3, ?4, ?5, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+             on conflict do nothing
+             returning name, scopes, quota, expires_at, created_at, last_used_at",
+        )
+        .bind(name)
+        .bind(digest)
+        .bind(scopes)
+        .bind(quota)
+        .bind(expires_at.map(as_sqlite_time))
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    async fn live_credentials(&self) -> Result<Vec<LiveCredential>, sqlx::Error> {
+        sqlx::query_as(
+            "select name, digest, scopes, quota from api_credentials
+             where expires_at is null or expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        )
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    async fn touch_credential(&self, name: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "update api_credentials set last_used_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             where name = ?1",
+        )
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map(drop)
     }
 
     async fn freeze(

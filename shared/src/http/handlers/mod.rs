@@ -18,6 +18,7 @@ pub mod registrar;
 pub mod release;
 pub mod reserve;
 pub mod reserved;
+pub mod tokens;
 
 use std::sync::Arc;
 

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 
 use super::Call;
 use crate::Error;
-use crate::config::ApiTokens;
 use crate::domain::{ManagedDomains, PoolDomain, RESERVED_LABELS};
 use crate::http::response::{self, HttpResponse};
 use crate::http::routes::{Guard, ROUTES};
@@ -18,7 +17,7 @@ use crate::http::routes::{Guard, ROUTES};
 const SPEC: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 /// The spec as a process with these pools, tokens and registrars serves it.
-pub fn document(domains: &ManagedDomains, tokens: &ApiTokens, registrars: &[&str]) -> Value {
+pub fn document(domains: &ManagedDomains, guarded: bool, registrars: &[&str]) -> Value {
     let mut spec: Value = serde_json::from_str(SPEC).unwrap_or_default();
     if let Some(schema) = spec.pointer_mut("/components/parameters/Domain/schema") {
         schema["enum"] = domains.iter().map(PoolDomain::as_str).collect();
@@ -29,7 +28,7 @@ pub fn document(domains: &ManagedDomains, tokens: &ApiTokens, registrars: &[&str
     if let Some(schema) = spec.pointer_mut("/components/schemas/Subdomain") {
         schema["not"] = json!({ "pattern": reserved_pattern() });
     }
-    if !tokens.is_empty() {
+    if guarded {
         for route in &ROUTES {
             let Guard::Scoped(scope) = route.guard else {
                 continue;
@@ -74,21 +73,22 @@ fn reserved_pattern() -> String {
     format!("^({})$", labels.join("|"))
 }
 
-fn served(call: &Call) -> Value {
-    document(
+async fn served(call: &Call) -> Result<Value, Error> {
+    let open = call.ctx.credentials.none(call.pdm().store()).await?;
+    Ok(document(
         call.pdm().domains(),
-        &call.ctx.api_tokens,
+        !open,
         &call.ctx.registrars.names(),
-    )
+    ))
 }
 
 pub async fn json(call: Call) -> Result<HttpResponse, Error> {
-    Ok(response::json(StatusCode::OK, &served(&call)))
+    Ok(response::json(StatusCode::OK, &served(&call).await?))
 }
 
 /// The same document. JSON is YAML (1.2), so no YAML writer ships in the binary for it.
 pub async fn yaml(call: Call) -> Result<HttpResponse, Error> {
-    let text = serde_json::to_vec_pretty(&served(&call)).unwrap_or_default();
+    let text = serde_json::to_vec_pretty(&served(&call).await?).unwrap_or_default();
     Ok(response::bytes_with_type(
         StatusCode::OK,
         "application/yaml",
@@ -112,12 +112,8 @@ mod tests {
     fn guarded_operations_need_a_token_only_when_tokens_are_configured() {
         let domains = ManagedDomains::parse("omani.works,openova.io").unwrap();
         let registrars = ["godaddy"];
-        let open = document(&domains, &ApiTokens::parse("").unwrap(), &registrars);
-        let guarded = document(
-            &domains,
-            &ApiTokens::parse("catalyst=s3cret-token").unwrap(),
-            &registrars,
-        );
+        let open = document(&domains, false, &registrars);
+        let guarded = document(&domains, true, &registrars);
 
         let reserve = "/paths/~1api~1v1~1pool~1{domain}~1reserve/post/security";
         let check = "/paths/~1api~1v1~1pool~1{domain}~1check/get/security";
