@@ -40,6 +40,10 @@ pub struct Config {
     /// Hosts that point at `consoleLoadBalancerIP` when a commit gives one
     /// (`PDM_CONSOLE_HOSTS`, default `console,api`).
     pub console_hosts: Vec<String>,
+    /// `PDM_RATE_LIMITS`; `None` when `off`.
+    pub rate_limits: Option<crate::http::throttle::RateLimits>,
+    /// Proxies whose `X-Forwarded-For` names the client (`PDM_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// DNS servers the force-release gate asks (`PDM_RESOLVER`, `ip:port` list); none: the
     /// host's resolver.
     pub resolver: Vec<std::net::SocketAddr>,
@@ -190,6 +194,23 @@ impl Config {
                 parsed("PDM_SOVEREIGN_HOSTS", &DEFAULT_SOVEREIGN_HOSTS.join(",")),
                 sovereign_hosts,
             )?,
+            rate_limits: parse_with(
+                parsed(
+                    "PDM_RATE_LIMITS",
+                    crate::http::throttle::RateLimits::DEFAULT,
+                ),
+                crate::http::throttle::RateLimits::parse,
+            )?,
+            trusted_proxies: parse_with(parsed("PDM_TRUSTED_PROXIES", ""), |list| {
+                list.split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|proxy| !proxy.is_empty())
+                    .map(|proxy| {
+                        proxy
+                            .parse()
+                            .map_err(|_| format!("{proxy:?} is not an IP address"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })?,
             resolver: parse_with(parsed("PDM_RESOLVER", ""), |list| {
                 list.split(|c: char| c == ',' || c.is_whitespace())
                     .filter(|server| !server.is_empty())

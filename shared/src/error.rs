@@ -39,6 +39,13 @@ pub enum Error {
     Unauthorized,
     #[error("the credentials are not accepted")]
     InvalidToken,
+    /// Too many requests of this class from this credential or address; retry after this
+    /// many seconds.
+    #[error("too many {class} requests; retry in {retry_after} s")]
+    RateLimited {
+        class: &'static str,
+        retry_after: u64,
+    },
     /// A credential by this name exists already.
     #[error("a credential named {0:?} exists")]
     NameTaken(String),
@@ -115,6 +122,7 @@ impl Error {
             Self::InvalidToken => "unauthorized",
             Self::InsufficientScope(_) => "insufficient-scope",
             Self::NameTaken(_) => "name-taken",
+            Self::RateLimited { .. } => "rate-limited",
             Self::NotOwner => "not-owner",
             Self::NoRoute(_) => "not-found",
             Self::NotManaged(_) => "not-managed",

@@ -55,6 +55,8 @@ pub struct Ctx {
     pub limits: Limits,
     /// The customers' registrars, for bring-your-own domains.
     pub registrars: registrar::Registrars,
+    /// Rate limits per credential and client address.
+    pub throttle: http::throttle::Throttle,
 }
 
 /// How much the HTTP layer takes on before it refuses.
@@ -111,6 +113,10 @@ impl Ctx {
             ),
             pdm,
             credentials: credentials::Credentials::new(config.api_tokens.clone()),
+            throttle: http::throttle::Throttle::new(
+                config.rate_limits.as_ref(),
+                config.trusted_proxies.clone(),
+            ),
             limits: Limits {
                 max_in_flight: config.max_in_flight,
                 request_timeout: config.request_timeout,

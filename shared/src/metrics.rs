@@ -96,6 +96,12 @@ pub struct Metrics {
     dns_pending: Gauge,
     db_connections: Family<ConnectionLabels, Gauge>,
     table_age: Gauge,
+    throttled: Family<ClassLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClassLabels {
+    class: &'static str,
 }
 
 /// 1 ms to about 33 s, doubling.
@@ -118,6 +124,12 @@ impl Default for Metrics {
         let dns_pending = Gauge::default();
         let db_connections = Family::<ConnectionLabels, Gauge>::default();
         let table_age = Gauge::default();
+        let throttled = Family::<ClassLabels, Counter>::default();
+        registry.register(
+            "throttled",
+            "Requests refused by a rate limit (429), by class",
+            throttled.clone(),
+        );
         registry.register(
             "table_state_age_seconds",
             "How old the table's gauges (allocations, dns_pending, db_connections) are: they are \
@@ -175,6 +187,7 @@ impl Default for Metrics {
             dns_pending,
             db_connections,
             table_age,
+            throttled,
         }
     }
 }
@@ -198,6 +211,11 @@ impl Metrics {
         self.request_seconds
             .get_or_create(&RouteLabels { route })
             .observe(took.as_secs_f64());
+    }
+
+    /// A request refused by a rate limit of `class` (`read`, `write`).
+    pub fn record_throttled(&self, class: &'static str) {
+        self.throttled.get_or_create(&ClassLabels { class }).inc();
     }
 
     pub fn record_expired(&self, count: u64) {

@@ -220,3 +220,58 @@ contract_test!(
         );
     }
 );
+
+contract_test!(
+    a_rate_limit_refuses_one_caller_with_retry_after_and_not_another,
+    [
+        "PDM_API_TOKENS" = "sov1=t-one,sov2=t-two",
+        "PDM_RATE_LIMITS" = "write=3/min,read=4/min",
+    ],
+    |app| {
+        // Act: four writes by sov1, one by sov2, five checks from one address.
+        let mut sov1 = Vec::new();
+        for i in 0..4 {
+            sov1.push(reserve(&app, &format!("r{i}"), "t-one").await);
+        }
+        let sov2 = reserve(&app, "other", "t-two").await;
+        let mut checks = Vec::new();
+        for _ in 0..5 {
+            checks.push(app.check("free").await);
+        }
+
+        // Assert
+        for made in &sov1[..3] {
+            assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+        }
+        sov1[3].assert_refused(StatusCode::TOO_MANY_REQUESTS, "rate-limited");
+        let retry_after: u64 = sov1[3].headers[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert_eq!(
+            sov2.status,
+            StatusCode::CREATED,
+            "another credential is unaffected"
+        );
+        for check in &checks[..4] {
+            assert_eq!(check.status, StatusCode::OK);
+        }
+        checks[4].assert_refused(StatusCode::TOO_MANY_REQUESTS, "rate-limited");
+    }
+);
+
+#[sqlx::test(migrator = "pdm_core::MIGRATOR")]
+async fn throttled_requests_are_counted_by_class(db: sqlx::PgPool) {
+    let app = TestApp::with_config(db, &pdm_tests::config(&[("PDM_RATE_LIMITS", "read=1/min")]));
+    app.check("a").await;
+    app.check("b").await;
+
+    let (_, _, text) = pdm_tests::TextRequest::oneshot_text(app.endpoint.clone(), "/metrics").await;
+
+    assert!(
+        text.contains(r#"pdm_throttled_total{class="read"} 1"#),
+        "{text}"
+    );
+}

@@ -13,6 +13,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::ServiceExt;
+
+use pdm_core::http::throttle::PeerAddr;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -126,10 +129,16 @@ where
             },
             () = shutdown.wait() => break,
         };
-        let connection = http.serve_connection(
-            TokioIo::new(stream),
-            TowerToHyperService::new(service.clone()),
-        );
+        // Every request of the connection carries its peer: the rate limit of open routes is
+        // per client address.
+        let with_peer = service
+            .clone()
+            .map_request(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(PeerAddr(peer.ip()));
+                request
+            });
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(with_peer));
         let connection = connections.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
+use pdm_core::http::throttle::PeerAddr;
 use pdm_core::http::{Endpoint, EndpointResponse};
 use tower::ServiceExt;
 
@@ -14,11 +15,26 @@ pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     lambda_http::run(tower::service_fn(move |request: lambda_http::Request| {
         let endpoint = endpoint.clone();
         async move {
-            let response = endpoint.oneshot(without_stage(request)).await?;
+            let response = endpoint
+                .oneshot(with_source_ip(without_stage(request)))
+                .await?;
             Ok::<_, Infallible>(into_lambda_response(response).await)
         }
     }))
     .await
+}
+
+/// The request carrying its client's address as API Gateway saw it, for the rate limit of
+/// open routes.
+fn with_source_ip(mut request: lambda_http::Request) -> lambda_http::Request {
+    let source = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
+    };
+    if let Some(address) = source.and_then(|ip| ip.parse().ok()) {
+        request.extensions_mut().insert(PeerAddr(address));
+    }
+    request
 }
 
 /// The request with a named API Gateway stage (`/prod/api/...`) taken off its path, so the

@@ -11,6 +11,7 @@ mod layers;
 mod response;
 mod router;
 pub mod routes;
+pub mod throttle;
 pub mod wire;
 
 use std::convert::Infallible;

@@ -38,6 +38,7 @@ impl Error {
             Self::Expired => StatusCode::GONE,
             Self::Unauthorized | Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(..) | Self::Overloaded | Self::Timeout(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -141,6 +142,11 @@ pub fn error(error: &Error) -> HttpResponse {
         }
         Error::Unavailable(..) | Error::Overloaded | Error::Timeout(_) => {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        Error::RateLimited { retry_after, .. } => {
+            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                headers.insert(header::RETRY_AFTER, value);
+            }
         }
         Error::Registrar(RegistrarError::RateLimited { retry_after }) => {
             let seconds = retry_after.unwrap_or(60).to_string();

@@ -19,6 +19,7 @@ use super::handlers::Call;
 use super::layers::{Served, fold_method, request_id_of};
 use super::response::{self, HttpResponse};
 use super::routes::{self, Guard, Route};
+use super::throttle::{Class, PeerAddr};
 use super::{MAX_BODY_BYTES, RequestBody, auth};
 use crate::{Ctx, Error};
 
@@ -95,6 +96,11 @@ impl Router {
             }
             Guard::Open => None,
         };
+        // Probes and the metrics are never throttled: an orchestrator and its scrapers must see
+        // a busy process as it is (both cost bounded work).
+        if route.shed && route.function.is_some() {
+            self.throttled(route, caller.as_ref(), &request)?;
+        }
         let (parts, body) = request.into_parts();
         let call = Call {
             ctx: self.ctx.clone(),
@@ -109,6 +115,31 @@ impl Router {
             return (route.handler)(call).await;
         }
         self.in_a_slot(route, call).await
+    }
+
+    /// Spends the request from its caller's budget (a credential's, else its address's):
+    /// 429 `rate-limited` past a window.
+    fn throttled(
+        &self,
+        route: &'static Route,
+        caller: Option<&crate::scope::Caller>,
+        request: &Request<RequestBody>,
+    ) -> Result<(), Error> {
+        let throttle = &self.ctx.throttle;
+        let key = match caller {
+            Some(caller) => format!("credential:{}", caller.name),
+            None => {
+                let peer = request.extensions().get::<PeerAddr>().copied();
+                match throttle.client(peer, request.headers()) {
+                    Some(address) => format!("address:{address}"),
+                    None => "address:unknown".to_owned(),
+                }
+            }
+        };
+        let class = Class::of(&route.method);
+        throttle.check(class, &key).inspect_err(|_| {
+            self.ctx.pdm.metrics().record_throttled(class.as_str());
+        })
     }
 
     /// Runs the handler in one of the process's slots, refused at once when none is free,

@@ -28,6 +28,21 @@ pub fn document(domains: &ManagedDomains, guarded: bool, registrars: &[&str]) ->
     if let Some(schema) = spec.pointer_mut("/components/schemas/Subdomain") {
         schema["not"] = json!({ "pattern": reserved_pattern() });
     }
+    // Every route but the probes and the metrics spends from a rate limit.
+    for route in ROUTES.iter().filter(|r| r.shed && r.function.is_some()) {
+        let method = route.method.as_str().to_ascii_lowercase();
+        if let Some(responses) = spec
+            .pointer_mut(&format!(
+                "/paths/{}/{method}/responses",
+                pointer_escaped(route.path)
+            ))
+            .and_then(Value::as_object_mut)
+        {
+            responses
+                .entry("429")
+                .or_insert_with(|| json!({ "$ref": "#/components/responses/RateLimited" }));
+        }
+    }
     if guarded {
         for route in &ROUTES {
             let Guard::Scoped(scope) = route.guard else {
@@ -49,6 +64,11 @@ pub fn document(domains: &ManagedDomains, guarded: bool, registrars: &[&str]) ->
         }
     }
     spec
+}
+
+/// `path` as one JSON Pointer token (RFC 6901).
+fn pointer_escaped(path: &str) -> String {
+    path.replace('~', "~0").replace('/', "~1")
 }
 
 /// Matches any reserved label in any case (`[aA][pP][iI]`): labels are compared lowercase,
