@@ -127,6 +127,11 @@ impl Throttle {
         }
     }
 
+    /// Whether no class has a limit (`PDM_RATE_LIMITS=off`): nothing to spend.
+    pub fn is_off(&self) -> bool {
+        self.read.is_empty() && self.write.is_empty()
+    }
+
     /// Spends one request of `class` for `key`: `Err(RateLimited)` with when to retry when a
     /// window is used up.
     pub fn check(&self, class: Class, key: &str) -> Result<(), Error> {
