@@ -185,10 +185,15 @@ impl Credentials {
         if expires_at.is_some_and(|at| at <= OffsetDateTime::now_utc()) {
             return Err(Error::InvalidFormat("expiresAt is in the past".to_owned()));
         }
-        let quota = quota
-            .map(|q| i32::try_from(q).ok().filter(|q| *q > 0))
-            .map(|q| q.ok_or_else(|| Error::InvalidFormat("quota must be above 0".to_owned())))
-            .transpose()?;
+        let quota = match quota {
+            None => None,
+            Some(quota) => Some(
+                i32::try_from(quota)
+                    .ok()
+                    .filter(|q| *q > 0)
+                    .ok_or_else(|| Error::InvalidFormat("quota must be above 0".to_owned()))?,
+            ),
+        };
         if self.in_env(name) {
             return Err(Error::NameTaken(name.to_owned()));
         }

@@ -136,10 +136,10 @@ fn refuse_other_owners(held: &Allocation, actor: &Actor) -> Result<(), Error> {
     }
 }
 
-/// The resolver of the force-release gate: `PDM_RESOLVER`'s servers, else the host's. One
+/// The resolver of the force-release gate: `servers` (`PDM_RESOLVER`), else the host's. One
 /// that cannot be built answers every question with its failure, so no gate ever passes.
-fn resolver_of(config: &Config) -> Arc<dyn Resolver> {
-    match DnsResolver::new(&config.resolver) {
+fn resolver_of(servers: &[std::net::SocketAddr]) -> Arc<dyn Resolver> {
+    match DnsResolver::new(servers) {
         Ok(resolver) => Arc::new(resolver),
         Err(error) => {
             warn!(error.message = %error, "no DNS resolver: every force-release will be refused");
@@ -181,8 +181,11 @@ pub struct Pdm {
     console_hosts: Vec<String>,
     allow_private_lb: bool,
     force_release_grace: Duration,
-    /// Asked whether a sovereign still answers before an operator may force-release it.
-    resolver: Arc<dyn Resolver>,
+    /// Asked whether a sovereign still answers before an operator may force-release it; made
+    /// on the first force-release, so no start-up (a function's cold start) pays for it.
+    resolver: std::sync::OnceLock<Arc<dyn Resolver>>,
+    /// The servers it asks (`PDM_RESOLVER`); none: the host's.
+    resolver_servers: Vec<std::net::SocketAddr>,
     /// How long a DNS change being applied is left to its applier before the reconciler may
     /// try it too: twice the sweeper interval, at least a second.
     dns_lease: Duration,
@@ -208,7 +211,8 @@ impl Pdm {
                 .collect(),
             allow_private_lb: config.allow_private_lb,
             force_release_grace: config.force_release_grace,
-            resolver: resolver_of(config),
+            resolver: std::sync::OnceLock::new(),
+            resolver_servers: config.resolver.clone(),
             dns_lease: (config.sweeper_interval * 2).max(Duration::from_secs(1)),
             metrics,
             table_state: tokio::sync::Mutex::default(),
@@ -217,7 +221,10 @@ impl Pdm {
 
     /// The same, asking `resolver` whether a sovereign still answers (tests).
     pub fn with_resolver(self, resolver: Arc<dyn Resolver>) -> Self {
-        Self { resolver, ..self }
+        Self {
+            resolver: std::sync::OnceLock::from(resolver),
+            ..self
+        }
     }
 
     /// The DNS side.
@@ -611,7 +618,10 @@ impl Pdm {
         }
         let name = pool.fqdn(&sub)?;
         let hosts = held.dns_hosts.as_deref().unwrap_or(&self.sovereign_hosts);
-        match answering_name(self.resolver.as_ref(), &name, pool.as_str(), hosts).await {
+        let resolver = self
+            .resolver
+            .get_or_init(|| resolver_of(&self.resolver_servers));
+        match answering_name(resolver.as_ref(), &name, pool.as_str(), hosts).await {
             Ok(None) => {}
             Ok(Some(answering)) => return Err(Error::StillResolves(answering)),
             Err(failed) => return Err(Error::LivenessUnknown(failed.to_string())),

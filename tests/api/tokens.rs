@@ -27,7 +27,15 @@ async fn call(
 }
 
 async fn create(app: &TestApp, body: Value) -> Reply {
-    call(app, Method::POST, "/api/v1/tokens", &body, "Bearer t-ops").await
+    call(app, Method::POST, "/api/v1/tokens", &body, OPERATOR).await
+}
+
+/// The environment's `operate` credential of these tests.
+const OPERATOR: &str = "Bearer t-ops";
+
+/// `method uri` with no body, as the operator.
+async fn operate(app: &TestApp, method: Method, uri: &str) -> Reply {
+    call(app, method, uri, &json!({}), OPERATOR).await
 }
 
 contract_test!(
@@ -67,30 +75,9 @@ contract_test!(
         )
         .await;
         let not_operate = call(&app, Method::GET, "/api/v1/tokens", &json!({}), &bearer).await;
-        let listed = call(
-            &app,
-            Method::GET,
-            "/api/v1/tokens",
-            &json!({}),
-            "Bearer t-ops",
-        )
-        .await;
-        let revoked = call(
-            &app,
-            Method::DELETE,
-            "/api/v1/tokens/sov1",
-            &json!({}),
-            "Bearer t-ops",
-        )
-        .await;
-        let gone = call(
-            &app,
-            Method::DELETE,
-            "/api/v1/tokens/sov1",
-            &json!({}),
-            "Bearer t-ops",
-        )
-        .await;
+        let listed = operate(&app, Method::GET, "/api/v1/tokens").await;
+        let revoked = operate(&app, Method::DELETE, "/api/v1/tokens/sov1").await;
+        let gone = operate(&app, Method::DELETE, "/api/v1/tokens/sov1").await;
         let stored_digest: bool = sqlx::query_scalar("select count(*) = 0 from api_credentials")
             .fetch_one(&app.db)
             .await
@@ -149,14 +136,7 @@ async fn a_revoked_credential_is_refused_by_every_replica_within_five_seconds(db
     .unwrap();
 
     // Act
-    call(
-        &first,
-        Method::DELETE,
-        "/api/v1/tokens/sov1",
-        &json!({}),
-        "Bearer t-ops",
-    )
-    .await;
+    operate(&first, Method::DELETE, "/api/v1/tokens/sov1").await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after = call(&second, Method::GET, &list, &json!({}), &bearer).await;
 

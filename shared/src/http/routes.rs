@@ -267,14 +267,9 @@ pub fn resolve<'p>(method: &Method, path: &'p str) -> Option<(&'static Route, &'
     } else {
         method
     };
-    let mut at_path = at(path);
-    let first = at_path.next()?;
-    Some(
-        std::iter::once(first)
-            .chain(at_path)
-            .find(|(route, _)| route.method == method)
-            .unwrap_or(first),
-    )
+    at(path)
+        .find(|(route, _)| route.method == method)
+        .or_else(|| at(path).next())
 }
 
 /// The methods the routes at `path` answer, as `Allow` lists them.

@@ -119,6 +119,25 @@ impl SqliteStore {
         Ok(changed)
     }
 
+    /// Runs `statement` (an update of `name`'s row) and, when it changed the row, logs `event`
+    /// beside it in one transaction; whether it did.
+    async fn update_logged<'q>(
+        &self,
+        statement: sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments<'q>>,
+        (pool, sub): (&PoolDomain, &Subdomain),
+        (event, detail): (&str, Option<&str>),
+        actor: &Actor,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let changed = statement.execute(&mut *tx).await?.rows_affected() > 0;
+        if changed {
+            let key = (pool.as_str(), sub.as_str());
+            log_event(&mut tx, key, event, actor, detail).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
     /// One process serves an SQLite file, so nothing else migrates it meanwhile.
     async fn run_migrations(&self) -> Result<(), sqlx::migrate::MigrateError> {
         crate::SQLITE_MIGRATOR.run(&self.pool).await
@@ -438,21 +457,16 @@ impl Store for SqliteStore {
         base: Duration,
         actor: &Actor,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.write().await?;
-        let deferred = sqlx::query(include_str!("sql/sqlite/defer.sql"))
+        let statement = sqlx::query(include_str!("sql/sqlite/defer.sql"))
             .bind(pool.as_str())
             .bind(sub.as_str())
             .bind(version)
             .bind(error)
-            .bind(base.as_secs_f64())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if deferred > 0 {
-            let key = (pool.as_str(), sub.as_str());
-            log_event(&mut tx, key, "dns-failed", actor, Some(error)).await?;
-        }
-        tx.commit().await
+            .bind(base.as_secs_f64());
+        let event = ("dns-failed", Some(error));
+        self.update_logged(statement, (pool, sub), event, actor)
+            .await
+            .map(drop)
     }
 
     async fn refuse(
@@ -464,21 +478,14 @@ impl Store for SqliteStore {
         why: &str,
         actor: &Actor,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.write().await?;
-        let reverted = sqlx::query(include_str!("sql/sqlite/refuse.sql"))
+        let statement = sqlx::query(include_str!("sql/sqlite/refuse.sql"))
             .bind(pool.as_str())
             .bind(sub.as_str())
             .bind(version)
-            .bind(ttl.as_secs_f64())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if reverted > 0 {
-            let key = (pool.as_str(), sub.as_str());
-            log_event(&mut tx, key, "commit-refused", actor, Some(why)).await?;
-        }
-        tx.commit().await?;
-        Ok(reverted > 0)
+            .bind(ttl.as_secs_f64());
+        let event = ("commit-refused", Some(why));
+        self.update_logged(statement, (pool, sub), event, actor)
+            .await
     }
 
     async fn lock_owed(
